@@ -1,0 +1,471 @@
+"""The registry: every input and output name, with unit, default, range and meaning.
+
+It is the single source of names for the rest of the product: the config
+validator, ``sweep list``, the store's attributes and the generated docs all
+read it. Outputs are computed from a complete mapping of inputs by
+:meth:`Registry.evaluate`, which is pure JAX and safe under ``jit``/``vmap``.
+
+Examples
+--------
+>>> from kernels import evaluate
+>>> round(float(evaluate({"vm": -65.0}, ["dG_na"])["dG_na"]), 4)
+-12.6942
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import jax.numpy as jnp
+from jax import Array
+
+from . import kinetics, steady_state, thermo
+from ._spec import InputSpec, OutputSpec, cached
+from .constants import NERNST_SPECIES, T_DEFAULT, VALENCE
+from .transporters import (
+    BUILTIN_TRANSPORTERS,
+    Transporter,
+    log_ratio,
+    make_transporter,
+    species_inputs,
+)
+
+__all__ = ["Registry", "REGISTRY", "evaluate", "suggest"]
+
+_ION_NAMES = {
+    "na": "Na⁺",
+    "k": "K⁺",
+    "cl": "Cl⁻",
+    "ca": "Ca²⁺",
+    "hco3": "HCO₃⁻",
+    "h": "H⁺",
+    "glu": "glutamate",
+    "gaba": "GABA",
+}
+
+
+def _conc(name, default, long_name, description, reference=""):
+    return InputSpec(
+        name,
+        "mM",
+        default,
+        long_name,
+        description,
+        lower=0.0,
+        lower_open=True,
+        reference=reference,
+        concentration=True,
+    )
+
+
+def _core_inputs() -> list[InputSpec]:
+    ins = [
+        InputSpec(
+            "temperature",
+            "K",
+            T_DEFAULT,
+            "temperature",
+            "absolute temperature",
+            lower=0.0,
+            lower_open=True,
+            reference="chapter worked examples (310 K)",
+        ),
+        InputSpec("vm", "mV", -70.0, "membrane potential", "membrane potential ψ_in − ψ_out"),
+    ]
+    conc = [
+        ("na_i", 12.0, "cytosolic Na⁺"),
+        ("na_o", 145.0, "extracellular Na⁺"),
+        ("k_i", 140.0, "cytosolic K⁺"),
+        ("k_o", 3.5, "extracellular K⁺"),
+        ("cl_i", 5.0, "cytosolic Cl⁻"),
+        ("cl_o", 130.0, "extracellular Cl⁻"),
+        ("ca_i", 1e-4, "cytosolic free Ca²⁺"),
+        ("ca_o", 2.0, "extracellular Ca²⁺"),
+        ("hco3_i", 16.0, "cytosolic HCO₃⁻"),
+        ("hco3_o", 26.0, "extracellular HCO₃⁻"),
+        ("glu_i", 10.0, "cytosolic glutamate (z = −1)"),
+        ("glu_o", 1e-3, "extracellular glutamate (z = −1)"),
+        ("gaba_i", 2.0, "cytosolic GABA (z = 0)"),
+        ("gaba_o", 1e-3, "extracellular GABA (z = 0)"),
+        ("na_m", 5.0, "mitochondrial matrix Na⁺"),
+        ("ca_m", 1e-4, "mitochondrial matrix free Ca²⁺"),
+    ]
+    for name, default, long_name in conc:
+        ins.append(_conc(name, default, long_name, f"{long_name} concentration"))
+    ins += [
+        InputSpec("ph_i", "", 7.2, "cytosolic pH", "cytosolic pH; [H⁺] = 10^(3 − pH) mM"),
+        InputSpec("ph_o", "", 7.4, "extracellular pH", "extracellular pH; [H⁺] = 10^(3 − pH) mM"),
+        InputSpec(
+            "v_mito",
+            "mV",
+            -160.0,
+            "mitochondrial membrane potential",
+            "ψ_matrix − ψ_cytosol",
+        ),
+        InputSpec(
+            "dG_atp",
+            "kJ/mol",
+            -55.0,
+            "ΔG of ATP hydrolysis",
+            "free energy of ATP hydrolysis in the cytosol",
+        ),
+        InputSpec(
+            "p_hco3_cl",
+            "",
+            0.2,
+            "P_HCO3/P_Cl",
+            "GABA_A permeability ratio of HCO₃⁻ to Cl⁻ (0 gives E_GABA = E_Cl)",
+            lower=0.0,
+            reference="Bormann et al. 1987 J Physiol 385:243",
+        ),
+        InputSpec(
+            "mode_tolerance",
+            "kJ/mol",
+            1e-3,
+            "mode tolerance",
+            "|ΔG| below which a transporter is reported at equilibrium (mode 0); "
+            "divided by F it is the polarity tolerance in mV",
+            lower=0.0,
+        ),
+    ]
+    return ins
+
+
+def _nernst_fn(s: str):
+    z = VALENCE[s]
+    inside, outside = species_inputs(s, "plasma")
+
+    def fn(p, cache):
+        rt_f = thermo._rt_f_mv(p["temperature"])
+        if s == "h":  # from pH: ln([H]_o/[H]_i) = (pH_i − pH_o) ln 10
+            return rt_f / z * (p["ph_i"] - p["ph_o"]) * thermo.LN10
+        return rt_f / z * (jnp.log(p[outside]) - jnp.log(p[inside]))
+
+    return fn
+
+
+def _dG_ion_fn(s: str):
+    z = VALENCE[s]
+
+    def fn(p, cache):
+        rt = thermo.R * p["temperature"] * 1e-3
+        return rt * log_ratio(p, s, "plasma") + z * thermo.KJ_PER_MOL_PER_MV * p["vm"]
+
+    return fn
+
+
+def _thermo_outputs() -> list[OutputSpec]:
+    outs: list[OutputSpec] = []
+    for s in NERNST_SPECIES:
+        ion = _ION_NAMES[s]
+        outs.append(
+            OutputSpec(
+                f"e_{s}",
+                "mV",
+                f"E_{s.capitalize()}",
+                f"Nernst potential of {ion}",
+                _nernst_fn(s),
+            )
+        )
+        outs.append(
+            OutputSpec(
+                f"dG_{s}",
+                "kJ/mol",
+                f"ΔG of {ion} influx",
+                f"electrochemical ΔG of moving 1 mol of {ion} from out to in",
+                _dG_ion_fn(s),
+            )
+        )
+
+    def _e_gaba(p, cache):
+        return cached(
+            cache,
+            "e_gaba",
+            lambda: thermo.e_gaba(
+                p["cl_i"], p["cl_o"], p["hco3_i"], p["hco3_o"], p["p_hco3_cl"], p["temperature"]
+            ),
+        )
+
+    def _df(p, cache):
+        return _e_gaba(p, cache) - p["vm"]
+
+    def _pol(p, cache):
+        return thermo.polarity(_df(p, cache), thermo.tolerance_mv(p["mode_tolerance"]))
+
+    outs += [
+        OutputSpec(
+            "e_gaba",
+            "mV",
+            "E_GABA",
+            "GABA_A reversal potential (GHK with Cl⁻ and HCO₃⁻)",
+            _e_gaba,
+        ),
+        OutputSpec("df_gaba", "mV", "E_GABA − V_m", "GABA_A driving force E_GABA − V_m", _df),
+        OutputSpec(
+            "gaba_polarity",
+            "",
+            "GABA polarity",
+            "+1 depolarizing, −1 hyperpolarizing, 0 within tolerance",
+            _pol,
+            dtype="int8",
+        ),
+    ]
+    return outs
+
+
+def transporter_outputs(t: Transporter) -> list[OutputSpec]:
+    """``dG_<t>``, ``mode_<t>`` and (electrogenic) ``v_rev_<t>`` for one transporter."""
+    attrs = {
+        "charge": t.charge,
+        "forward": t.forward,
+        "compartment": t.compartment,
+        "stoichiometry": {s: n for s, n in t.stoichiometry},
+        "atp": t.atp,
+    }
+    if t.reference:
+        attrs["reference"] = t.reference
+
+    def dG(p, cache):
+        return cached(cache, f"dG_{t.name}", lambda: t.dG(p))
+
+    def mode(p, cache):
+        return thermo.sign_mode(dG(p, cache), p["mode_tolerance"])
+
+    outs = [
+        OutputSpec(
+            f"dG_{t.name}",
+            "kJ/mol",
+            f"ΔG {t.name.upper()}",
+            f"free energy per forward cycle of {t.long_name} ({t.forward}); < 0 runs forward",
+            dG,
+            attrs=attrs,
+        ),
+        OutputSpec(
+            f"mode_{t.name}",
+            "",
+            f"{t.name.upper()} mode",
+            f"{t.long_name}: +1 forward ({t.forward}), −1 reverse, 0 at equilibrium",
+            mode,
+            dtype="int8",
+            attrs={"flag_values": [-1, 0, 1], "flag_meanings": "reverse equilibrium forward"},
+        ),
+    ]
+    if t.electrogenic:
+        volt = "v_mito" if t.compartment == "mito" else "V_m"
+        outs.append(
+            OutputSpec(
+                f"v_rev_{t.name}",
+                "mV",
+                f"V_rev {t.name.upper()}",
+                f"{volt} at which ΔG of {t.long_name} is zero",
+                lambda p, cache: t.v_rev(p),
+                attrs={"charge": t.charge},
+            )
+        )
+    return outs
+
+
+def _equilibrium_outputs() -> list[OutputSpec]:
+    kcc2, nkcc1 = BUILTIN_TRANSPORTERS["kcc2"], BUILTIN_TRANSPORTERS["nkcc1"]
+    return [
+        OutputSpec(
+            "cl_i_eq_kcc2",
+            "mM",
+            "[Cl⁻]ᵢ at KCC2 equilibrium",
+            "lowest [Cl⁻]ᵢ KCC2 can reach: [K]_o[Cl]_o/[K]_i (E_Cl = E_K)",
+            lambda p, cache: kcc2.equilibrium_inside(p, "cl"),
+            concentration=True,
+        ),
+        OutputSpec(
+            "cl_i_eq_nkcc1",
+            "mM",
+            "[Cl⁻]ᵢ at NKCC1 equilibrium",
+            "highest [Cl⁻]ᵢ NKCC1 can reach: [Cl]_o √([Na]_o[K]_o/([Na]_i[K]_i))",
+            lambda p, cache: nkcc1.equilibrium_inside(p, "cl"),
+            concentration=True,
+        ),
+    ]
+
+
+def suggest(name: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class Registry:
+    """Inputs, outputs and transporters known to the engine.
+
+    A registry is immutable; :meth:`with_transporters` returns a new one that
+    also knows user-defined transporters.
+    """
+
+    def __init__(
+        self,
+        inputs: Iterable[InputSpec],
+        outputs: Iterable[OutputSpec],
+        transporters: Mapping[str, Transporter],
+    ) -> None:
+        self.inputs: dict[str, InputSpec] = {}
+        for i in inputs:
+            if i.name in self.inputs:
+                raise ValueError(f"input {i.name!r} is declared twice")
+            self.inputs[i.name] = i
+        self.transporters: dict[str, Transporter] = dict(transporters)
+        self.outputs: dict[str, OutputSpec] = {}
+        for o in outputs:
+            if o.name in self.outputs or o.name in self.inputs:
+                raise ValueError(f"output {o.name!r} clashes with an existing name")
+            self.outputs[o.name] = o
+
+    # --- construction -----------------------------------------------------------
+    def with_transporters(self, specs: Mapping[str, Mapping[str, Any]]) -> Registry:
+        """A new registry that also knows the transporters in ``specs``.
+
+        ``specs`` maps a name to ``{stoichiometry: {species: n}, atp: x,
+        compartment: plasma|mito}`` (the config's ``transporters:`` section).
+        """
+        new: dict[str, Transporter] = {}
+        for name, spec in specs.items():
+            if name in self.transporters:
+                raise ValueError(
+                    f"transporters.{name}: a transporter named {name!r} already exists; "
+                    "choose another name"
+                )
+            if not isinstance(spec, Mapping):
+                raise ValueError(
+                    f"transporters.{name} = {spec!r} is not allowed: must be a mapping with "
+                    "stoichiometry, atp, compartment"
+                )
+            unknown = set(spec) - {"stoichiometry", "atp", "compartment", "long_name"}
+            if unknown:
+                key = sorted(unknown)[0]
+                raise ValueError(
+                    f"transporters.{name}: unknown key {key!r}"
+                    f"{suggest(key, ['stoichiometry', 'atp', 'compartment', 'long_name'])}; "
+                    "allowed: stoichiometry, atp, compartment, long_name"
+                )
+            new[name] = make_transporter(
+                name,
+                spec.get("stoichiometry", {}),
+                spec.get("atp", 0.0),
+                spec.get("compartment", "plasma"),
+                long_name=spec.get("long_name", ""),
+            )
+        outs = list(self.outputs.values())
+        for t in new.values():
+            outs += transporter_outputs(t)
+        return Registry(self.inputs.values(), outs, {**self.transporters, **new})
+
+    # --- look-ups ---------------------------------------------------------------
+    def input(self, name: str) -> InputSpec:
+        """The :class:`InputSpec` called ``name`` (``ValueError`` with a suggestion if unknown)."""
+        try:
+            return self.inputs[name]
+        except KeyError:
+            raise ValueError(
+                f"unknown input {name!r}{suggest(name, self.inputs)}; see 'sweep list'"
+            ) from None
+
+    def output(self, name: str) -> OutputSpec:
+        """The :class:`OutputSpec` called ``name`` (``ValueError`` with a suggestion if unknown)."""
+        try:
+            return self.outputs[name]
+        except KeyError:
+            raise ValueError(
+                f"unknown output {name!r}{suggest(name, self.outputs)}; see 'sweep list'"
+            ) from None
+
+    def defaults(self) -> dict[str, float]:
+        """Every input's default value, in stored units."""
+        return {n: i.default for n, i in self.inputs.items()}
+
+    def resolve_outputs(self, names: Sequence[str]) -> tuple[str, ...]:
+        """Validate ``names`` and add companions (status, residual), keeping order."""
+        out: list[str] = []
+        for n in names:
+            spec = self.output(n)
+            for m in (n, *spec.companions):
+                if m not in out:
+                    out.append(m)
+        return tuple(out)
+
+    def check_inputs(self, values: Mapping[str, Any]) -> None:
+        """Raise ``ValueError`` for an unknown name or a concrete value out of range."""
+        for name, v in values.items():
+            self.input(name).check(v)
+
+    # --- evaluation -------------------------------------------------------------
+    def evaluate(self, p: Mapping[str, Any], names: Sequence[str]) -> dict[str, Array]:
+        """Compute outputs ``names`` from a *complete* input mapping ``p`` (pure JAX).
+
+        Nothing is validated here (it runs under ``jit``/``vmap``); use
+        :func:`evaluate` for checked single-point calls.
+        """
+        cache: dict = {}
+        res = {}
+        for n in names:
+            spec = self.outputs[n]
+            v = spec.fn(p, cache)
+            res[n] = v.astype(jnp.int8) if spec.dtype == "int8" else v
+        return res
+
+
+def _build_default() -> Registry:
+    inputs = _core_inputs() + list(kinetics.INPUTS) + list(steady_state.INPUTS)
+    outputs = _thermo_outputs()
+    for t in BUILTIN_TRANSPORTERS.values():
+        outputs += transporter_outputs(t)
+    outputs += _equilibrium_outputs()
+    outputs += list(kinetics.OUTPUTS) + list(steady_state.OUTPUTS)
+    return Registry(inputs, outputs, BUILTIN_TRANSPORTERS)
+
+
+#: The default registry (built-in transporters only).
+REGISTRY: Registry = _build_default()
+
+
+def evaluate(
+    inputs: Mapping[str, Any] | None = None,
+    outputs: Sequence[str] | str = (),
+    *,
+    transporters: Mapping[str, Mapping[str, Any]] | None = None,
+    registry: Registry | None = None,
+) -> dict[str, Array]:
+    """Evaluate outputs at one point (or elementwise over same-shaped arrays), with checks.
+
+    Parameters
+    ----------
+    inputs : mapping, optional
+        Input values in stored units (mM, mV, K, kJ/mol, ...); missing inputs
+        take their registry defaults.
+    outputs : str or sequence of str
+        Output names (see ``sweep list``); companions are added.
+    transporters : mapping, optional
+        User-defined transporters, as in the config's ``transporters:`` section.
+    registry : Registry, optional
+        Registry to use (default :data:`REGISTRY`).
+
+    Returns
+    -------
+    dict
+        Output name -> JAX array.
+
+    Raises
+    ------
+    ValueError
+        Unknown input or output name, or a concrete input outside its range.
+    """
+    reg = registry or REGISTRY
+    if transporters:
+        reg = reg.with_transporters(transporters)
+    if isinstance(outputs, str):
+        outputs = [outputs]
+    inputs = dict(inputs or {})
+    reg.check_inputs(inputs)
+    names = reg.resolve_outputs(outputs)
+    p = {**reg.defaults(), **inputs}
+    p = {k: jnp.asarray(v) for k, v in p.items()}
+    return reg.evaluate(p, names)
