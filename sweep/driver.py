@@ -1,0 +1,198 @@
+"""The driver: spec → plan → store template → blocks → finalize, with progress and resume."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .execute import RunResult, check_disk, check_scheduler, configure_jax, execute_blocks
+from .plan import Plan, make_plan, parse_shard
+from .spec import ConfigError, SweepSpec, load_spec
+from .store import (
+    Manifest,
+    StoreError,
+    check_compatible,
+    create_store,
+    finalize_store,
+    read_attrs,
+)
+
+__all__ = ["run", "init", "Progress"]
+
+
+class Progress:
+    """A rich progress bar (blocks, points/s, ETA) on a terminal; silent otherwise."""
+
+    def __init__(self, total_blocks: int, points_per_block: int, enabled: bool | None) -> None:
+        if enabled is None:
+            enabled = sys.stderr.isatty()
+        self.enabled = enabled
+        self.points_per_block = points_per_block
+        self.t0 = time.perf_counter()
+        self.n = 0
+        self._bar = None
+        if enabled and total_blocks:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import (
+                Progress as RichProgress,
+            )
+
+            self._bar = RichProgress(
+                TextColumn("[bold]sweep[/]"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("blocks"),
+                TextColumn("{task.fields[rate]}"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+            self._task = self._bar.add_task("sweep", total=total_blocks, rate="")
+            self._bar.start()
+
+    def advance(self, points: int) -> None:
+        self.n += points
+        if self._bar is not None:
+            dt = max(time.perf_counter() - self.t0, 1e-9)
+            self._bar.update(self._task, advance=1, rate=f"{self.n / dt:,.0f} points/s")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _region_points(plan: Plan, block: int) -> int:
+    n = 1
+    for s in plan.block_slices(block):
+        n *= s.stop - s.start
+    return n
+
+
+def init(
+    spec: SweepSpec | str | Path | None,
+    *,
+    store: str | Path | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Create the store (template and empty manifest) for sharded batch jobs."""
+    if not isinstance(spec, SweepSpec):
+        spec = load_spec(spec)
+    plan = make_plan(spec)
+    path = Path(store or spec.store)
+    check_disk(plan, path)
+    configure_jax()
+    return create_store(plan, path, overwrite=overwrite)
+
+
+def run(
+    spec: SweepSpec | str | Path | None = None,
+    *,
+    store: str | Path | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
+    shard: str | tuple[int, int] | None = None,
+    scheduler: str = "threads",
+    device: str | None = None,
+    progress: bool | None = None,
+    log: Any = None,
+) -> RunResult:
+    """Run a sweep into a zarr store; the Python twin of ``sweep run``.
+
+    Parameters
+    ----------
+    spec : SweepSpec, path or None
+        The sweep (``None``: the built-in quickstart).
+    store : path, optional
+        Store path (default: the config's ``store``).
+    overwrite, resume : bool
+        Replace an existing store / complete an interrupted one.
+    shard : "I/N" or (I, N), optional
+        Compute only this shard's blocks into an initialised store.
+    scheduler : str
+        ``threads`` (default), ``processes``, ``synchronous``, ``local:N`` or ``tcp://host:port``.
+    device : {"cpu", "gpu"}, optional
+        JAX device (default: what JAX finds).
+    progress : bool, optional
+        Progress bar (default: only on a terminal).
+    """
+    if not isinstance(spec, SweepSpec):
+        spec = load_spec(spec)
+    if overwrite and resume:
+        raise ConfigError("--overwrite and --resume cannot be combined: choose one")
+    shard_t = parse_shard(shard) if isinstance(shard, str) or shard is None else shard
+    check_scheduler(scheduler)
+    plan = make_plan(spec)
+    path = Path(store or spec.store)
+    configure_jax(device)
+
+    exists = path.exists()
+    if shard_t is not None:
+        if not exists:
+            raise StoreError(
+                f"--shard needs an initialised store: run 'sweep init CONFIG' first "
+                f"({str(path)!r} does not exist)"
+            )
+        check_compatible(path, spec)
+    elif exists and resume:
+        check_compatible(path, spec)
+    elif exists and not overwrite:
+        raise StoreError(
+            f"store {str(path)!r} already exists: use --overwrite to replace it "
+            "or --resume to complete it"
+        )
+    else:
+        check_disk(plan, path)
+        create_store(plan, path, overwrite=overwrite)
+
+    manifest = Manifest(path)
+    done = manifest.done()
+    mine = plan.shard_blocks(shard_t)
+    todo = [b for b in mine if b not in done]
+    result = RunResult(store=path, n_blocks=plan.n_blocks, skipped=len(mine) - len(todo))
+    bar = Progress(len(todo), plan.points_per_block, progress)
+
+    def on_done(b: int, err: str | None) -> None:
+        if err is None:
+            result.computed.append(b)
+            pts = _region_points(plan, b)
+            result.points += pts
+            bar.advance(pts)
+        else:
+            result.failed[b] = err
+
+    t0 = time.perf_counter()
+    try:
+        execute_blocks(plan, path, todo, scheduler=scheduler, on_done=on_done)
+    finally:
+        result.seconds = time.perf_counter() - t0
+        bar.close()
+    if not manifest.done() >= set(range(plan.n_blocks)):
+        return result
+    finalize(plan, path)
+    result.complete = True
+    return result
+
+
+def finalize(plan: Plan, path: Path) -> None:
+    """Combine reductions, mark complete and consolidate (idempotent)."""
+    from .reduce import finalize_reductions
+
+    attrs = read_attrs(path)
+    if attrs.get("complete"):
+        return
+    finalize_reductions(path, plan)
+    finalize_store(path)
+
+
+def remove_store(path: Path) -> None:
+    if path.exists():
+        shutil.rmtree(path)

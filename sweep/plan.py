@@ -1,0 +1,161 @@
+"""Grid or design → coordinates, blocks (= zarr chunks) and shards. Pure: no I/O.
+
+A block is the unit of compute, of writing and of completion: one jitted call
+on a fixed block shape, one aligned region write, one marker file. Blocks are
+numbered in C order over the block grid; a shard ``i/N`` owns a contiguous run
+of block numbers, so concurrent shard processes never share a chunk.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from .spec import ConfigError, SweepSpec
+
+__all__ = ["Plan", "make_plan", "sample_design", "parse_shard", "BLOCK_BYTES_TARGET"]
+
+#: Default memory target of one block's outputs, bytes (blocks this size fit
+#: comfortably in a worker; measured in benchmarks/RESULTS.md).
+BLOCK_BYTES_TARGET = 32 * 2**20
+
+
+def sample_design(spec: SweepSpec) -> dict[str, np.ndarray]:
+    """Sampled input values (stored units) for a ``sobol | lhs | random`` design.
+
+    Uniform in [start, stop] for linear axes and log-uniform for log axes;
+    reproducible from ``design.seed`` (scipy.stats.qmc).
+    """
+    from scipy.stats import qmc
+
+    d = spec.design
+    assert d is not None
+    k = len(spec.axes)
+    if d.method == "sobol":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # balance warning for n != 2**m
+            u = qmc.Sobol(k, scramble=True, seed=d.seed).random(d.n)
+    elif d.method == "lhs":
+        u = qmc.LatinHypercube(k, seed=d.seed).random(d.n)
+    else:
+        u = np.random.default_rng(d.seed).random((d.n, k))
+    out = {}
+    for j, a in enumerate(spec.axes):
+        lo, hi = float(a.start), float(a.stop)
+        if a.spacing == "log":
+            x = np.exp(np.log(lo) + u[:, j] * (np.log(hi) - np.log(lo)))
+        else:
+            x = lo + u[:, j] * (hi - lo)
+        out[a.name] = x
+    return out
+
+
+def _auto_chunks(shape: tuple[int, ...], bytes_per_point: int, target: int) -> tuple[int, ...]:
+    """Largest C-contiguous block under ``target`` bytes: fill the last axes first."""
+    budget = max(1, target // max(1, bytes_per_point))
+    chunks = [1] * len(shape)
+    for i in reversed(range(len(shape))):
+        chunks[i] = int(min(shape[i], max(1, budget)))
+        budget //= chunks[i]
+        if budget < 2:
+            break
+    return tuple(chunks)
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"I/N"`` → ``(I, N)`` with 0 ≤ I < N (``ConfigError`` otherwise)."""
+    if text is None:
+        return None
+    try:
+        i, n = (int(x) for x in str(text).split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard {text!r} is not allowed: use I/N, e.g. 0/4") from None
+    if n < 1 or not 0 <= i < n:
+        raise ConfigError(f"--shard {text!r} is not allowed: need 0 <= I < N")
+    return i, n
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a sweep is cut into blocks."""
+
+    spec: SweepSpec = field(repr=False)
+    block_shape: tuple[int, ...]
+
+    @property
+    def dims(self) -> tuple[str, ...]:
+        return self.spec.dims
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.spec.shape
+
+    @cached_property
+    def coords(self) -> dict[str, np.ndarray]:
+        """Axis values (grid) or sampled inputs (design), in stored units, float64."""
+        if self.spec.design:
+            return sample_design(self.spec)
+        return {a.name: a.values for a in self.spec.axes}
+
+    @property
+    def grid_blocks(self) -> tuple[int, ...]:
+        return tuple(math.ceil(n / c) for n, c in zip(self.shape, self.block_shape, strict=True))
+
+    @property
+    def n_blocks(self) -> int:
+        return int(np.prod(self.grid_blocks, dtype=np.int64))
+
+    @property
+    def points_per_block(self) -> int:
+        return int(np.prod(self.block_shape, dtype=np.int64))
+
+    def block_index(self, block: int) -> tuple[int, ...]:
+        return tuple(int(i) for i in np.unravel_index(block, self.grid_blocks))
+
+    def block_slices(self, block: int) -> tuple[slice, ...]:
+        """The region of the full grid that ``block`` covers (edge blocks are smaller)."""
+        idx = self.block_index(block)
+        return tuple(
+            slice(i * c, min((i + 1) * c, n))
+            for i, c, n in zip(idx, self.block_shape, self.shape, strict=True)
+        )
+
+    def shard_blocks(self, shard: tuple[int, int] | None) -> range:
+        """Block numbers owned by shard ``(i, n)``: a contiguous, balanced run."""
+        if shard is None:
+            return range(self.n_blocks)
+        i, n = shard
+        lo = self.n_blocks * i // n
+        hi = self.n_blocks * (i + 1) // n
+        return range(lo, hi)
+
+    def output_bytes(self) -> int:
+        """Bytes of the full fields (if kept) plus the reductions and coordinates."""
+        total = 0
+        if self.spec.keep_full:
+            for o in self.spec.outputs:
+                total += self.spec.n_points * self.spec.output_dtype(o).itemsize
+        for r in self.spec.reduce:
+            keep = [n for d, n in zip(self.dims, self.shape, strict=True) if d not in r.over]
+            total += len(r.stats) * int(np.prod(keep, dtype=np.int64)) * 8
+        total += sum(len(v) * 8 for v in self.coords.values()) if self.spec.design else 0
+        return total
+
+    def bytes_per_point(self) -> int:
+        return sum(self.spec.output_dtype(o).itemsize for o in self.spec.outputs)
+
+
+def make_plan(spec: SweepSpec, block_bytes: int = BLOCK_BYTES_TARGET) -> Plan:
+    """Choose block shapes: the config's ``chunks`` where given, else from ``block_bytes``."""
+    shape = spec.shape
+    auto = _auto_chunks(
+        shape, sum(spec.output_dtype(o).itemsize for o in spec.outputs), block_bytes
+    )
+    block = tuple(
+        min(spec.chunks.get(d, a), n) for d, a, n in zip(spec.dims, auto, shape, strict=True)
+    )
+    return Plan(spec, block)

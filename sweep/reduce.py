@@ -1,0 +1,178 @@
+"""Reductions computed blockwise, without materialising the grid.
+
+``reduce: [{output: mode_ncx, stats: [fraction_forward], over: [ca_i, k_o]}]``
+stores ``mode_ncx_fraction_forward`` over the remaining axes. Each block
+reduces its own values over the ``over`` axes into *partials* (min, max, sum,
+count, counts of +1/−1/0) and writes them to its own chunk of
+``<store>/_partials/``; when every block is done the driver combines the
+partials (chunkwise, with dask) into the final variables. Blocks never share a
+chunk, so shards and resumes need no coordination, and memory stays bounded by
+the block size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .plan import Plan
+from .spec import Reduction
+
+__all__ = ["reduction_vars", "create_partials", "block_partials", "finalize_reductions"]
+
+_NEEDS = {
+    "min": ("min",),
+    "max": ("max",),
+    "mean": ("sum", "count"),
+    "fraction_forward": ("pos", "count"),
+    "fraction_depolarizing": ("pos", "count"),
+    "fraction_reverse": ("neg", "count"),
+    "fraction_hyperpolarizing": ("neg", "count"),
+    "fraction_equilibrium": ("zero", "count"),
+}
+_MEANING = {
+    "min": "minimum",
+    "max": "maximum",
+    "mean": "mean",
+    "fraction_forward": "fraction of points in forward mode (+1)",
+    "fraction_reverse": "fraction of points in reverse mode (−1)",
+    "fraction_equilibrium": "fraction of points at equilibrium (0)",
+    "fraction_depolarizing": "fraction of points where GABA depolarizes (+1)",
+    "fraction_hyperpolarizing": "fraction of points where GABA hyperpolarizes (−1)",
+}
+
+
+def _kept(plan: Plan, r: Reduction):
+    return [
+        (i, d, n, c)
+        for i, (d, n, c) in enumerate(zip(plan.dims, plan.shape, plan.block_shape, strict=True))
+        if d not in r.over
+    ]
+
+
+def _over(plan: Plan, r: Reduction):
+    return [i for i, d in enumerate(plan.dims) if d in r.over]
+
+
+def _kinds(r: Reduction) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(k for s in r.stats for k in _NEEDS[s]))
+
+
+def reduction_vars(plan: Plan) -> dict[str, tuple[tuple, tuple, tuple, dict[str, Any]]]:
+    """Final reduction variables: name -> (dims, shape, chunks, attrs)."""
+    out = {}
+    spec = plan.spec
+    for r in spec.reduce:
+        kept = _kept(plan, r)
+        o = spec.registry.outputs[r.output]
+        for s in r.stats:
+            unit = o.unit if s in ("min", "max", "mean") else "1"
+            out[f"{r.output}_{s}"] = (
+                tuple(d for _, d, _, _ in kept),
+                tuple(n for _, _, n, _ in kept),
+                tuple(c for _, _, _, c in kept),
+                {
+                    "units": unit,
+                    "long_name": f"{o.long_name}: {_MEANING[s]} over {', '.join(r.over)}",
+                    "reduction_of": r.output,
+                    "statistic": s,
+                    "over": list(r.over),
+                },
+            )
+    return out
+
+
+def _partial_name(r: Reduction, kind: str) -> str:
+    return f"{r.output}__{'-'.join(r.over)}__{kind}"
+
+
+def _partial_layout(plan: Plan, r: Reduction):
+    over_blocks = int(np.prod([plan.grid_blocks[i] for i in _over(plan, r)], dtype=np.int64))
+    kept = _kept(plan, r)
+    shape = (over_blocks, *(n for _, _, n, _ in kept))
+    chunks = (1, *(c for _, _, _, c in kept))
+    return shape, chunks
+
+
+def create_partials(path: str | Path, plan: Plan) -> None:
+    """Create the ``_partials`` group (one array per reduction and partial kind)."""
+    if not plan.spec.reduce:
+        return
+    import zarr
+
+    group = zarr.open_group(str(Path(path) / "_partials"), mode="w", zarr_format=3)
+    for r in plan.spec.reduce:
+        shape, chunks = _partial_layout(plan, r)
+        for kind in _kinds(r):
+            group.create_array(
+                _partial_name(r, kind),
+                shape=shape,
+                chunks=chunks,
+                dtype="float64",
+                fill_value=np.nan,
+            )
+
+
+def block_partials(
+    plan: Plan, block: int, values: dict[str, np.ndarray]
+) -> dict[str, tuple[tuple[slice, ...], np.ndarray]]:
+    """This block's partials: name -> (region in the partial array, values)."""
+    out = {}
+    idx = plan.block_index(block)
+    region_full = plan.block_slices(block)
+    for r in plan.spec.reduce:
+        v = values[r.output]
+        over = tuple(_over(plan, r))
+        kept = _kept(plan, r)
+        gb = [plan.grid_blocks[i] for i in over]
+        ob = int(np.ravel_multi_index([idx[i] for i in over], gb)) if over else 0
+        region = (slice(ob, ob + 1), *(region_full[i] for i, _, _, _ in kept))
+        for kind in _kinds(r):
+            if kind == "min":
+                x = np.fmin.reduce(v, axis=over) if v.dtype.kind == "f" else v.min(axis=over)
+            elif kind == "max":
+                x = np.fmax.reduce(v, axis=over) if v.dtype.kind == "f" else v.max(axis=over)
+            elif kind == "sum":
+                x = np.nansum(v, axis=over, dtype=np.float64)
+            elif kind == "count":
+                ok = np.isfinite(v) if v.dtype.kind == "f" else np.ones(v.shape, bool)
+                x = ok.sum(axis=over)
+            elif kind == "pos":
+                x = (v == 1).sum(axis=over)
+            elif kind == "neg":
+                x = (v == -1).sum(axis=over)
+            else:
+                x = (v == 0).sum(axis=over)
+            out[_partial_name(r, kind)] = (region, np.asarray(x, dtype=np.float64)[None, ...])
+    return out
+
+
+def finalize_reductions(path: str | Path, plan: Plan) -> None:
+    """Combine the partials of every block into the final reduction variables."""
+    if not plan.spec.reduce:
+        return
+    import dask.array as da
+    import zarr
+
+    root = zarr.open_group(str(path), mode="r+", zarr_format=3)
+    parts = zarr.open_group(str(Path(path) / "_partials"), mode="r")
+    for r in plan.spec.reduce:
+        p = {k: da.from_zarr(parts[_partial_name(r, k)]) for k in _kinds(r)}
+        for s in r.stats:
+            if s == "min":
+                res = da.nanmin(p["min"], axis=0)
+            elif s == "max":
+                res = da.nanmax(p["max"], axis=0)
+            elif s == "mean":
+                res = p["sum"].sum(axis=0) / p["count"].sum(axis=0)
+            else:
+                key = _NEEDS[s][0]
+                res = p[key].sum(axis=0) / p["count"].sum(axis=0)
+            target = root[f"{r.output}_{s}"]
+            if res.ndim == 0:
+                target[...] = np.asarray(res.compute(scheduler="synchronous"))
+            else:
+                res = res.rechunk(target.chunks)
+                da.store(res, target, lock=False, scheduler="threads")

@@ -1,0 +1,539 @@
+"""The sweep config: YAML → validated, unit-converted, frozen :class:`SweepSpec`.
+
+Everything a user can get wrong is caught here, before any compute or any file
+is written, with a one-line :class:`ConfigError` naming the key, the value and
+what is allowed. The contract is ``design/config.md`` (config version 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from kernels.registry import REGISTRY, Registry, suggest
+
+from .units import parse_quantity
+
+__all__ = [
+    "ConfigError",
+    "Axis",
+    "Design",
+    "Reduction",
+    "SweepSpec",
+    "load_config",
+    "parse_config",
+    "load_spec",
+    "DEFAULT_CONFIG",
+]
+
+TOP_KEYS = (
+    "name",
+    "description",
+    "precision",
+    "parameters",
+    "axes",
+    "outputs",
+    "transporters",
+    "mode_tolerance",
+    "chunks",
+    "store",
+    "reduce",
+    "keep_full",
+    "design",
+)
+AXIS_KEYS = ("start", "stop", "num", "spacing", "values")
+DESIGN_METHODS = ("grid", "sobol", "lhs", "random")
+PRECISIONS = ("float32", "float64")
+MODE_STATS = ("fraction_forward", "fraction_reverse", "fraction_equilibrium")
+POLARITY_STATS = ("fraction_depolarizing", "fraction_hyperpolarizing")
+FLOAT_STATS = ("min", "max", "mean")
+
+#: The built-in quickstart (``sweep run`` without a config): NCX mode map.
+DEFAULT_CONFIG = Path(__file__).with_name("quickstart.yaml")
+
+
+class ConfigError(ValueError):
+    """A config (or CLI argument) that cannot be run; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One swept input: its name and values in stored units."""
+
+    name: str
+    values: np.ndarray = field(compare=False, repr=False)
+    unit: str
+    spacing: str  # "linear" | "log" | "values"
+    start: float | None = None
+    stop: float | None = None
+
+    @property
+    def size(self) -> int:
+        return int(self.values.size)
+
+    @property
+    def bounded(self) -> bool:
+        return self.start is not None and self.stop is not None
+
+
+@dataclass(frozen=True)
+class Design:
+    """A sampled design (instead of the full grid)."""
+
+    method: str
+    n: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """A blockwise summary: ``<output>_<stat>`` over some axes."""
+
+    output: str
+    stats: tuple[str, ...]
+    over: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A validated sweep: what to compute, over what, stored where.
+
+    Attributes
+    ----------
+    parameters : dict
+        Every input *not* swept, in stored units (registry defaults filled in).
+    axes : tuple of Axis
+        Swept inputs in config order (= store dimension order). For a sampled
+        design they hold the bounds; the sample points come from :mod:`sweep.plan`.
+    outputs : tuple of str
+        Requested outputs plus their companions (status, residual).
+    resolved : dict
+        The fully resolved config (JSON-able), stored in the store's attributes.
+    """
+
+    name: str
+    description: str
+    precision: str
+    parameters: dict[str, float]
+    axes: tuple[Axis, ...]
+    outputs: tuple[str, ...]
+    transporters: dict[str, Any]
+    chunks: dict[str, int]
+    store: str
+    reduce: tuple[Reduction, ...]
+    keep_full: bool
+    design: Design | None
+    registry: Registry = field(repr=False, compare=False)
+    resolved: dict[str, Any] = field(repr=False, compare=False)
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def config_hash(self) -> str:
+        """SHA-256 of the resolved config: identifies a sweep across shards and resumes."""
+        return config_hash(self.resolved)
+
+    @property
+    def axis_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.axes)
+
+    @property
+    def dims(self) -> tuple[str, ...]:
+        return ("sample",) if self.design else self.axis_names
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.design.n,) if self.design else tuple(a.size for a in self.axes)
+
+    @property
+    def n_points(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.precision)
+
+    def axis(self, name: str) -> Axis:
+        for a in self.axes:
+            if a.name == name:
+                return a
+        raise ConfigError(
+            f"unknown axis {name!r}{suggest(name, self.axis_names)}; axes: "
+            f"{', '.join(self.axis_names)}"
+        )
+
+    def output_dtype(self, name: str) -> np.dtype:
+        return np.dtype("int8") if self.registry.outputs[name].dtype == "int8" else self.dtype
+
+
+def config_hash(resolved: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()
+
+
+class _NoObjectLoader(yaml.SafeLoader):
+    """SafeLoader: tags that would construct Python objects are refused."""
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config with ``yaml.safe_load`` semantics; errors are one line."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    text = p.read_text(encoding="utf-8")
+    return parse_yaml(text, str(path))
+
+
+def parse_yaml(text: str, source: str = "<config>") -> dict[str, Any]:
+    try:
+        data = yaml.load(text, Loader=_NoObjectLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.constructor.ConstructorError as exc:
+        tag = getattr(exc, "problem", "") or str(exc)
+        raise ConfigError(
+            f"{source}: {tag.strip()} — YAML tags that construct Python objects are not allowed"
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}: invalid YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: a config must be a YAML mapping, got {type(data).__name__}")
+    return data
+
+
+def load_spec(config: str | Path | Mapping[str, Any] | None = None, **overrides: Any) -> SweepSpec:
+    """Load and validate a config file (or mapping); ``None`` = the built-in quickstart."""
+    if config is None:
+        config = DEFAULT_CONFIG
+    data = dict(config) if isinstance(config, Mapping) else load_config(config)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return parse_config(data)
+
+
+def _unknown(key: str, where: str, allowed) -> ConfigError:
+    return ConfigError(
+        f"unknown key {where}{key!r}{suggest(str(key), allowed)}; allowed: {', '.join(allowed)}"
+    )
+
+
+def _input_value(reg: Registry, key: str, name: str, value: Any) -> float:
+    spec = reg.input(name)
+    x = parse_quantity(key, value, spec.unit)
+    if math.isnan(x) or math.isinf(x):
+        raise ConfigError(f"{key} = {value!r} is not allowed: must be a finite number")
+    try:
+        spec.check(x)
+    except ValueError:
+        shown = value if isinstance(value, str) else x
+        raise ConfigError(f"{key} = {shown!r} is not allowed: {spec.allowed()}") from None
+    return x
+
+
+def _parse_axis(reg: Registry, name: str, body: Any, sampled: bool) -> tuple[Axis, dict]:
+    key = f"axes.{name}"
+    spec = reg.input(name)
+    if not isinstance(body, Mapping):
+        raise ConfigError(
+            f"{key} = {body!r} is not allowed: use {{start, stop, num[, spacing]}} or {{values: [...]}}"
+        )
+    for k in body:
+        if k not in AXIS_KEYS:
+            raise _unknown(k, f"in {key}: ", AXIS_KEYS)
+    unit_note = f" {spec.unit}" if spec.unit else ""
+    if "values" in body:
+        if sampled:
+            raise ConfigError(
+                f"{key}.values is not allowed with a sampled design: give start and stop"
+            )
+        extra = [k for k in ("start", "stop", "num", "spacing") if k in body]
+        if extra:
+            raise ConfigError(f"{key}: give either values or start/stop/num, not both ({extra[0]})")
+        vals = body["values"]
+        if not isinstance(vals, list) or not vals:
+            raise ConfigError(f"{key}.values = {vals!r} is not allowed: must be a non-empty list")
+        xs = [_input_value(reg, f"{key}.values[{i}]", name, v) for i, v in enumerate(vals)]
+        if len(set(xs)) != len(xs):
+            raise ConfigError(f"{key}.values = {vals!r} is not allowed: values must be distinct")
+        arr = np.asarray(xs, dtype=np.float64)
+        return Axis(name, arr, spec.unit, "values"), {"values": xs, "unit": spec.unit}
+    for k in ("start", "stop"):
+        if k not in body:
+            raise ConfigError(f"{key} needs {k!r} (or an explicit 'values' list)")
+    spacing = body.get("spacing", "linear")
+    if spacing not in ("linear", "log"):
+        raise ConfigError(f"{key}.spacing = {spacing!r} is not allowed: must be linear or log")
+    start = _input_value(reg, f"{key}.start", name, body["start"])
+    stop = _input_value(reg, f"{key}.stop", name, body["stop"])
+    if spacing == "log" and (start <= 0 or stop <= 0):
+        raise ConfigError(
+            f"{key}: a log range from {body['start']!r} to {body['stop']!r} passes through zero; "
+            "log spacing needs start and stop > 0"
+        )
+    if sampled:
+        if "num" in body:
+            raise ConfigError(f"{key}.num is not allowed with a sampled design (design.n sets it)")
+        if start == stop:
+            raise ConfigError(f"{key}: start and stop are equal ({body['start']!r}): empty range")
+        arr = np.asarray([start, stop], dtype=np.float64)
+        return Axis(name, arr, spec.unit, spacing, start, stop), {
+            "start": start,
+            "stop": stop,
+            "spacing": spacing,
+            "unit": spec.unit,
+        }
+    if "num" not in body:
+        raise ConfigError(f"{key} needs 'num' (number of points)")
+    num = body["num"]
+    if isinstance(num, bool) or not isinstance(num, int) or num < 1:
+        raise ConfigError(f"{key}.num = {num!r} is not allowed: must be an integer >= 1")
+    if num > 1 and start == stop:
+        raise ConfigError(f"{key}: start = stop = {body['start']!r} with num = {num}: empty range")
+    if spacing == "log":
+        arr = np.geomspace(start, stop, num)
+    else:
+        arr = np.linspace(start, stop, num)
+    if spec.lower is not None or spec.upper is not None:
+        for v in arr:  # interior points of a valid range are valid; checked for safety
+            spec.check(v)
+    return Axis(name, arr, spec.unit, spacing, start, stop), {
+        "start": start,
+        "stop": stop,
+        "num": num,
+        "spacing": spacing,
+        "unit": spec.unit,
+    }
+
+
+def _parse_reduce(raw: Any, outputs: tuple[str, ...], axes: tuple[str, ...], reg: Registry):
+    if raw is None:
+        return ()
+    if isinstance(raw, Mapping):  # shorthand: {output: [stats], ...} over all axes
+        raw = [{"output": k, "stats": v} for k, v in raw.items()]
+    if not isinstance(raw, list):
+        raise ConfigError(
+            f"reduce = {raw!r} is not allowed: a list of {{output, stats, over}} entries"
+        )
+    out = []
+    for i, item in enumerate(raw):
+        key = f"reduce[{i}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{key} = {item!r} is not allowed: must be {{output, stats, over}}")
+        for k in item:
+            if k not in ("output", "stats", "over"):
+                raise _unknown(k, f"in {key}: ", ("output", "stats", "over"))
+        name = item.get("output")
+        if name not in outputs:
+            raise ConfigError(
+                f"{key}.output = {name!r} is not allowed: must be one of the outputs"
+                f"{suggest(str(name), outputs)} ({', '.join(outputs)})"
+            )
+        o = reg.outputs[name]
+        if o.dtype == "int8" and name.startswith("mode_"):
+            allowed = MODE_STATS + FLOAT_STATS
+        elif o.dtype == "int8" and "polarity" in name:
+            allowed = POLARITY_STATS + FLOAT_STATS
+        else:
+            allowed = FLOAT_STATS
+        stats = item.get("stats", [])
+        if isinstance(stats, str):
+            stats = [stats]
+        if not stats:
+            raise ConfigError(f"{key}.stats is empty: choose from {', '.join(allowed)}")
+        for s in stats:
+            if s not in allowed:
+                raise ConfigError(
+                    f"{key}.stats: {s!r} is not allowed for {name}{suggest(str(s), allowed)}; "
+                    f"allowed: {', '.join(allowed)}"
+                )
+        over = item.get("over", list(axes))
+        if isinstance(over, str):
+            over = [over]
+        if not over:
+            raise ConfigError(f"{key}.over is empty: name one or more axes ({', '.join(axes)})")
+        for a in over:
+            if a not in axes:
+                raise ConfigError(
+                    f"{key}.over: {a!r} is not an axis{suggest(str(a), axes)}; "
+                    f"axes: {', '.join(axes)}"
+                )
+        out.append(Reduction(name, tuple(stats), tuple(a for a in axes if a in over)))
+    return tuple(out)
+
+
+def parse_config(data: Mapping[str, Any]) -> SweepSpec:
+    """Validate a config mapping and return a :class:`SweepSpec` (raises :class:`ConfigError`)."""
+    try:
+        return _parse_config(data)
+    except ConfigError:
+        raise
+    except ValueError as exc:  # from kernels (registry, transporters) or units
+        raise ConfigError(str(exc)) from None
+
+
+def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
+    for k in data:
+        if k not in TOP_KEYS:
+            raise _unknown(k, "", TOP_KEYS)
+    name = data.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_-]+", name):
+        raise ConfigError(
+            f"name = {name!r} is not allowed: required, lower-case letters, digits, '_' and '-'"
+        )
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise ConfigError(f"description = {description!r} is not allowed: must be text")
+    precision = data.get("precision", "float64")
+    if precision not in PRECISIONS:
+        raise ConfigError(
+            f"precision = {precision!r} is not allowed: must be one of {', '.join(PRECISIONS)}"
+        )
+
+    transporters = data.get("transporters") or {}
+    if not isinstance(transporters, Mapping):
+        raise ConfigError(f"transporters = {transporters!r} is not allowed: must be a mapping")
+    reg = REGISTRY.with_transporters(transporters) if transporters else REGISTRY
+
+    design = None
+    draw = data.get("design")
+    if draw is not None:
+        if not isinstance(draw, Mapping):
+            raise ConfigError(f"design = {draw!r} is not allowed: use {{method, n, seed}}")
+        for k in draw:
+            if k not in ("method", "n", "seed"):
+                raise _unknown(k, "in design: ", ("method", "n", "seed"))
+        method = draw.get("method", "grid")
+        if method not in DESIGN_METHODS:
+            raise ConfigError(
+                f"design.method = {method!r} is not allowed{suggest(str(method), DESIGN_METHODS)}; "
+                f"allowed: {', '.join(DESIGN_METHODS)}"
+            )
+        if method != "grid":
+            n = draw.get("n")
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise ConfigError(f"design.n = {n!r} is not allowed: must be an integer >= 1")
+            seed = draw.get("seed", 0)
+            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+                raise ConfigError(f"design.seed = {seed!r} is not allowed: must be an integer >= 0")
+            design = Design(method, n, seed)
+
+    axes_raw = data.get("axes") or {}
+    if not isinstance(axes_raw, Mapping) or not axes_raw:
+        raise ConfigError("axes is empty: a sweep needs at least one swept input under 'axes'")
+    axes: list[Axis] = []
+    axes_resolved: dict[str, Any] = {}
+    for aname, body in axes_raw.items():
+        if aname not in reg.inputs:
+            raise ConfigError(
+                f"unknown axis {aname!r}{suggest(str(aname), reg.inputs)}: axes must be inputs "
+                "(see 'sweep list')"
+            )
+        ax, res = _parse_axis(reg, aname, body, design is not None)
+        axes.append(ax)
+        axes_resolved[aname] = res
+
+    params_raw = data.get("parameters") or {}
+    if not isinstance(params_raw, Mapping):
+        raise ConfigError(f"parameters = {params_raw!r} is not allowed: must be a mapping")
+    if "mode_tolerance" in data:
+        if "mode_tolerance" in params_raw or "mode_tolerance" in axes_raw:
+            raise ConfigError("mode_tolerance is given twice: top level and parameters/axes")
+        params_raw = {**params_raw, "mode_tolerance": data["mode_tolerance"]}
+    params = reg.defaults()
+    for pname, v in params_raw.items():
+        if pname not in reg.inputs:
+            raise ConfigError(
+                f"unknown parameter {pname!r}{suggest(str(pname), reg.inputs)}; see 'sweep list'"
+            )
+        if pname in axes_raw:
+            raise ConfigError(
+                f"{pname!r} is both a parameter and an axis: give it in one place only"
+            )
+        params[pname] = _input_value(reg, f"parameters.{pname}", pname, v)
+    for a in axes:
+        params.pop(a.name)
+
+    outs_raw = data.get("outputs")
+    if isinstance(outs_raw, str):
+        outs_raw = [outs_raw]
+    if not isinstance(outs_raw, list) or not outs_raw:
+        raise ConfigError("outputs is empty: list the outputs to compute (see 'sweep list')")
+    for o in outs_raw:
+        if not isinstance(o, str) or o not in reg.outputs:
+            raise ConfigError(
+                f"unknown output {o!r}{suggest(str(o), reg.outputs)}; see 'sweep list'"
+            )
+    outputs = reg.resolve_outputs(outs_raw)
+
+    axis_names = tuple(a.name for a in axes)
+    dims = ("sample",) if design else axis_names
+    chunks_raw = data.get("chunks") or {}
+    if not isinstance(chunks_raw, Mapping):
+        raise ConfigError(f"chunks = {chunks_raw!r} is not allowed: a mapping of dim -> size")
+    chunks: dict[str, int] = {}
+    for d, c in chunks_raw.items():
+        if d not in dims:
+            raise ConfigError(
+                f"chunks: {d!r} is not a dimension{suggest(str(d), dims)}; dims: {', '.join(dims)}"
+            )
+        if isinstance(c, bool) or not isinstance(c, int) or c < 1:
+            raise ConfigError(f"chunks.{d} = {c!r} is not allowed: must be an integer >= 1")
+        chunks[d] = c
+
+    store = data.get("store") or f"results/{name}.zarr"
+    if not isinstance(store, str):
+        raise ConfigError(f"store = {store!r} is not allowed: must be a path")
+
+    reduce = _parse_reduce(data.get("reduce"), outputs, dims if design else axis_names, reg)
+    if design and reduce:
+        raise ConfigError("reduce is not available with a sampled design (one 'sample' dimension)")
+    keep_full = data.get("keep_full", True)
+    if not isinstance(keep_full, bool):
+        raise ConfigError(f"keep_full = {keep_full!r} is not allowed: must be true or false")
+    if not keep_full and not reduce:
+        raise ConfigError("keep_full = false needs at least one 'reduce' entry: nothing to store")
+
+    resolved = {
+        "version": 1,
+        "name": name,
+        "description": description,
+        "precision": precision,
+        "parameters": {k: params[k] for k in sorted(params)},
+        "units": {k: reg.inputs[k].unit for k in sorted(reg.inputs)},
+        "axes": axes_resolved,
+        "outputs": list(outputs),
+        "transporters": json.loads(json.dumps(transporters)),
+        "chunks": chunks,
+        "store": store,
+        "reduce": [
+            {"output": r.output, "stats": list(r.stats), "over": list(r.over)} for r in reduce
+        ],
+        "keep_full": keep_full,
+        "design": (
+            {"method": design.method, "n": design.n, "seed": design.seed} if design else None
+        ),
+    }
+    return SweepSpec(
+        name=name,
+        description=description,
+        precision=precision,
+        parameters=params,
+        axes=tuple(axes),
+        outputs=outputs,
+        transporters=dict(transporters),
+        chunks=chunks,
+        store=store,
+        reduce=reduce,
+        keep_full=keep_full,
+        design=design,
+        registry=reg,
+        resolved=resolved,
+        raw=json.loads(json.dumps(dict(data), default=str)),
+    )

@@ -1,0 +1,347 @@
+"""The zarr (format 3) store: template, aligned region writes, completion manifest.
+
+Protocol (architecture.md, decision 4):
+
+1. The driver writes the template with ``xarray.Dataset.to_zarr(compute=False)``:
+   coordinates, variable metadata (units, long_name), store attributes
+   (resolved config, its hash, versions, backend, creation time), no data.
+2. Each block writes its own region, aligned to whole zarr chunks (block =
+   chunk), then records completion with one marker file in
+   ``<store>/.sweep/done/`` written by temp file + ``os.replace`` (atomic), so
+   a block is never marked done before its data is on disk.
+3. When every block is done, the driver sets ``complete = true`` and
+   consolidates metadata once.
+
+Resume and shards skip blocks whose marker exists; a crash loses at most the
+blocks in flight.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .plan import Plan
+from .spec import ConfigError, SweepSpec
+
+__all__ = [
+    "StoreError",
+    "create_store",
+    "open_manifest",
+    "Manifest",
+    "write_block",
+    "finalize_store",
+    "store_status",
+]
+
+MANIFEST_DIR = ".sweep"
+
+
+class StoreError(RuntimeError):
+    """A store that cannot be used as asked (exists, config mismatch, incomplete)."""
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for pkg in ("transporter-sweep", "jax", "jaxlib", "numpy", "xarray", "zarr", "dask", "pint"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+@lru_cache(maxsize=1)
+def _git_revision() -> str | None:
+    try:
+        here = Path(__file__).resolve().parent.parent
+        out = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _jax_device() -> dict[str, str]:
+    import jax
+
+    dev = jax.devices()[0]
+    return {"jax_backend": jax.default_backend(), "jax_device": f"{dev.platform}:{dev.device_kind}"}
+
+
+def variable_attrs(spec: SweepSpec, name: str) -> dict[str, Any]:
+    o = spec.registry.outputs[name]
+    attrs: dict[str, Any] = {
+        "units": o.unit,
+        "long_name": o.long_name,
+        "description": o.description,
+    }
+    for k, v in o.attrs.items():
+        attrs[k] = json.loads(json.dumps(v))
+    return attrs
+
+
+def coord_attrs(spec: SweepSpec, name: str) -> dict[str, Any]:
+    i = spec.registry.inputs[name]
+    return {"units": i.unit, "long_name": i.long_name, "description": i.description}
+
+
+def _template(plan: Plan):
+    import dask.array as da
+    import xarray as xr
+
+    spec = plan.spec
+    coords: dict[str, Any] = {}
+    if spec.design:
+        coords["sample"] = ("sample", np.arange(spec.design.n, dtype=np.int64))
+        for a in spec.axes:
+            coords[a.name] = ("sample", plan.coords[a.name], coord_attrs(spec, a.name))
+    else:
+        for a in spec.axes:
+            coords[a.name] = (a.name, a.values, coord_attrs(spec, a.name))
+    data_vars = {}
+    encoding: dict[str, Any] = {}
+    if spec.keep_full:
+        for o in spec.outputs:
+            dt = spec.output_dtype(o)
+            arr = da.empty(plan.shape, dtype=dt, chunks=plan.block_shape)
+            data_vars[o] = (plan.dims, arr, variable_attrs(spec, o))
+            encoding[o] = {
+                "chunks": plan.block_shape,
+                "fill_value": np.int8(-128) if dt == np.int8 else np.nan,
+            }
+    ds = xr.Dataset(data_vars, coords=coords)
+    return ds, encoding
+
+
+def store_attrs(spec: SweepSpec, plan: Plan) -> dict[str, Any]:
+    attrs = {
+        "title": spec.name,
+        "description": spec.description,
+        "config": json.dumps(spec.resolved, sort_keys=True),
+        "config_hash": spec.config_hash,
+        "versions": json.dumps(_versions(), sort_keys=True),
+        "python": platform.python_version(),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "n_blocks": plan.n_blocks,
+        "block_shape": list(plan.block_shape),
+        "complete": False,
+        **_jax_device(),
+    }
+    rev = _git_revision()
+    if rev:
+        attrs["git_revision"] = rev
+    return attrs
+
+
+def _check_parent(path: Path) -> None:
+    parent = path.resolve().parent
+    if parent.exists() and not os.access(parent, os.W_OK):
+        raise ConfigError(f"store = {str(path)!r}: directory {str(parent)!r} is not writable")
+
+
+def create_store(plan: Plan, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write the template (metadata, coordinates, attributes) and an empty manifest.
+
+    The template is built in a temporary directory beside ``path`` and moved
+    into place, so a failure never leaves a half-written store.
+    """
+    from .reduce import create_partials, reduction_vars
+
+    path = Path(path)
+    _check_parent(path)
+    if path.exists():
+        if not overwrite:
+            raise StoreError(
+                f"store {str(path)!r} already exists: use --overwrite to replace it "
+                "or --resume to complete it"
+            )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        import dask.array as da
+
+        ds, encoding = _template(plan)
+        for name, (dims, shape, chunks, attrs) in reduction_vars(plan).items():
+            ds[name] = (dims, da.empty(shape, dtype=np.float64, chunks=chunks), attrs)
+            encoding[name] = {"chunks": chunks, "fill_value": np.nan}
+        encoding = {k: v for k, v in encoding.items() if k in ds.data_vars}
+        ds.attrs.update(store_attrs(plan.spec, plan))
+        ds.to_zarr(
+            tmp,
+            mode="w",
+            compute=False,
+            zarr_format=3,
+            consolidated=False,
+            encoding=encoding,
+        )
+        create_partials(tmp, plan)
+        (tmp / MANIFEST_DIR / "done").mkdir(parents=True)
+        (tmp / MANIFEST_DIR / "failed").mkdir(parents=True)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+class Manifest:
+    """Completion markers of one store: one file per block."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.done_dir = self.path / MANIFEST_DIR / "done"
+        self.failed_dir = self.path / MANIFEST_DIR / "failed"
+
+    def done(self) -> set[int]:
+        if not self.done_dir.is_dir():
+            return set()
+        return {int(n) for n in os.listdir(self.done_dir) if n.isdigit()}
+
+    def failed(self) -> dict[int, str]:
+        if not self.failed_dir.is_dir():
+            return {}
+        out = {}
+        for n in os.listdir(self.failed_dir):
+            if n.isdigit():
+                out[int(n)] = (self.failed_dir / n).read_text(errors="replace").strip()
+        return out
+
+    def _atomic_write(self, directory: Path, block: int, text: str) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=f".{block}.", dir=directory)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, directory / str(block))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def mark_done(self, block: int) -> None:
+        self._atomic_write(self.done_dir, block, "")
+        (self.failed_dir / str(block)).unlink(missing_ok=True)
+
+    def mark_failed(self, block: int, message: str) -> None:
+        self._atomic_write(self.failed_dir, block, message)
+
+
+def open_manifest(path: str | Path) -> Manifest:
+    return Manifest(path)
+
+
+def read_attrs(path: str | Path) -> dict[str, Any]:
+    """Store attributes without xarray (fast; works on incomplete stores)."""
+    p = Path(path) / "zarr.json"
+    if not p.is_file():
+        raise StoreError(f"{str(path)!r} is not a transporter-sweep store (no zarr.json)")
+    meta = json.loads(p.read_text())
+    return meta.get("attributes", {})
+
+
+def check_compatible(path: str | Path, spec: SweepSpec) -> dict[str, Any]:
+    """Raise :class:`StoreError` unless the store at ``path`` was made for ``spec``."""
+    attrs = read_attrs(path)
+    if attrs.get("config_hash") != spec.config_hash:
+        raise StoreError(
+            f"store {str(path)!r} was created for a different config (hash "
+            f"{str(attrs.get('config_hash'))[:12]} != {spec.config_hash[:12]}); "
+            "use --overwrite to start again"
+        )
+    return attrs
+
+
+class BlockWriter:
+    """Open zarr arrays of one store, reused for every block a process writes."""
+
+    def __init__(self, path: str | Path, names: Iterable[str]) -> None:
+        import zarr
+
+        self.path = Path(path)
+        group = zarr.open_group(str(self.path), mode="r+", zarr_format=3)
+        self.arrays = {n: group[n] for n in names}
+        self.manifest = Manifest(self.path)
+
+    def write(self, region: tuple[slice, ...], values: Mapping[str, np.ndarray]) -> None:
+        for name, v in values.items():
+            self.arrays[name][region] = v
+
+    def write_partials(self, partials: Mapping[str, tuple[tuple[slice, ...], np.ndarray]]) -> None:
+        if not partials:
+            return
+        import zarr
+
+        if not hasattr(self, "_partials"):
+            self._partials = zarr.open_group(str(self.path / "_partials"), mode="r+")
+        for name, (region, v) in partials.items():
+            self._partials[name][region] = v
+
+
+def write_block(
+    writer: BlockWriter,
+    block: int,
+    region: tuple[slice, ...],
+    values: Mapping[str, np.ndarray],
+    partials: Mapping[str, tuple[tuple[slice, ...], np.ndarray]] | None = None,
+) -> None:
+    """Write one block's region (and reduction partials), then mark it done, in that order."""
+    writer.write(region, values)
+    writer.write_partials(partials or {})
+    writer.manifest.mark_done(block)
+
+
+def finalize_store(path: str | Path) -> None:
+    """Mark the store complete and consolidate its metadata (once, by the driver)."""
+    import warnings
+
+    import zarr
+
+    group = zarr.open_group(str(path), mode="r+", zarr_format=3)
+    group.attrs["complete"] = True
+    group.attrs["completed"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    with warnings.catch_warnings():
+        # the manifest folder is not a zarr node, and consolidated metadata is a
+        # zarr-python extension to format 3: both expected, neither actionable
+        warnings.simplefilter("ignore")
+        zarr.consolidate_metadata(str(path), zarr_format=3)
+
+
+def store_status(path: str | Path) -> dict[str, Any]:
+    """Blocks done / missing / failed and whether the store is complete."""
+    attrs = read_attrs(path)
+    n = int(attrs.get("n_blocks", 0))
+    m = Manifest(path)
+    done = m.done()
+    failed = m.failed()
+    missing = sorted(set(range(n)) - done)
+    return {
+        "store": str(path),
+        "name": attrs.get("title"),
+        "config_hash": attrs.get("config_hash"),
+        "n_blocks": n,
+        "done": len(done),
+        "missing": missing,
+        "failed": {b: failed[b] for b in sorted(failed) if b not in done},
+        "complete": bool(attrs.get("complete")) and not missing,
+        "created": attrs.get("created"),
+    }

@@ -1,0 +1,87 @@
+"""Physical quantities in configs ("145 mM", "100 nM", "-70 mV", "37 degC") → stored units."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|NaN|inf|Inf)"
+_QUANTITY = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<unit>.*?)\s*$")
+
+
+@functools.lru_cache(maxsize=1)
+def ureg():
+    """The shared pint registry (created on first use: pint takes ~0.5 s to load)."""
+    import pint
+
+    return pint.UnitRegistry()
+
+
+@functools.lru_cache(maxsize=256)
+def _unit(unit: str):
+    return ureg().Unit(unit)
+
+
+def parse_quantity(key: str, value: object, unit: str) -> float:
+    """Convert a config value to ``unit`` (the stored unit of the input at ``key``).
+
+    Dimensioned inputs need a string with a unit ("145 mM"); dimensionless ones a
+    bare number (or a dimensionless string such as "0.2").
+
+    Raises
+    ------
+    ValueError
+        One line naming ``key``, the value and what is expected.
+    """
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"{key} = {value!r} is not allowed: expected {_expect(unit)}")
+    if isinstance(value, (int, float)):
+        if unit:
+            raise ValueError(
+                f"{key} = {value!r} has no unit: write it with a unit, e.g. '{value} {unit}'"
+            )
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError(f"{key} = {value!r} is not allowed: expected {_expect(unit)}")
+    m = _QUANTITY.match(value)
+    if not m:
+        raise ValueError(f"{key} = {value!r} is not a quantity: expected {_expect(unit)}")
+    num = float(m.group("num"))
+    u = m.group("unit")
+    if not u:
+        if unit:
+            raise ValueError(
+                f"{key} = {value!r} has no unit: write it with a unit, e.g. '{value} {unit}'"
+            )
+        return num
+    import pint
+
+    try:
+        q = ureg().Quantity(num, u)
+        target = _unit(unit) if unit else ureg().dimensionless
+        if q.dimensionality != (1 * target).dimensionality:
+            raise pint.DimensionalityError(q.units, target)
+        out = q.to(target).magnitude
+    except pint.UndefinedUnitError:
+        raise ValueError(
+            f"{key} = {value!r}: unknown unit {u!r}; expected {_expect(unit)}"
+        ) from None
+    except pint.DimensionalityError:
+        raise ValueError(
+            f"{key} = {value!r} has the wrong dimension: expected {_expect(unit)}"
+        ) from None
+    except Exception as exc:  # pint raises several parse errors
+        raise ValueError(f"{key} = {value!r} could not be read as a quantity ({exc})") from None
+    return float(out)
+
+
+def _expect(unit: str) -> str:
+    if not unit:
+        return "a bare number (dimensionless)"
+    examples = {
+        "mM": "a concentration such as '145 mM' or '100 nM'",
+        "mV": "a potential such as '-70 mV'",
+        "K": "a temperature such as '310 K'",
+        "kJ/mol": "a free energy such as '-55 kJ/mol'",
+    }
+    return examples.get(unit, f"a quantity in units of {unit!r} (or compatible)")
