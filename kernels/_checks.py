@@ -28,14 +28,18 @@ def check_range(
     lower_open: bool = False,
     unit: str = "",
 ) -> None:
-    """Raise ``ValueError`` if a concrete ``value`` is NaN or outside the range.
+    """Raise ``ValueError`` if a concrete ``value`` is not a finite number inside the range.
 
-    The message names the argument, the offending value and the allowed range.
+    NaN, ±inf and non-numeric values (``None``, strings) are rejected too. The
+    message names the argument, the offending value and the allowed range.
     """
     if not is_concrete(value):
         return
-    arr = np.asarray(value, dtype=float)
-    bad = np.isnan(arr)
+    allowed = describe_range(lower, upper, lower_open)
+    arr = _as_float_array(name, value, allowed)
+    # NaN and ±inf are never valid inputs: they would propagate silently through
+    # every log and exp of the kernels (a concentration of inf mM passed "> 0").
+    bad = ~np.isfinite(arr)
     if lower is not None:
         bad |= (arr <= lower) if lower_open else (arr < lower)
     if upper is not None:
@@ -43,7 +47,21 @@ def check_range(
     if bad.any():
         v = _first_bad(arr, bad)
         u = f" {unit}" if unit else ""
-        raise ValueError(f"{name} = {v!r}{u} is not allowed: {describe_range(lower, upper, lower_open)}")
+        if not np.isfinite(v) and allowed != "must be a finite number":
+            allowed = f"must be a finite number and {allowed.removeprefix('must be ')}"
+        raise ValueError(f"{name} = {v!r}{u} is not allowed: {allowed}")
+
+
+def _as_float_array(name: str, value: object, allowed: str) -> np.ndarray:
+    """``value`` as a float array, or ``ValueError`` naming ``name`` if it is not numeric."""
+    # np.asarray(None, dtype=float) is nan and strings give numpy's own message
+    # without the argument's name: reject non-numbers explicitly.
+    if value is None or isinstance(value, (str, bytes)):
+        raise ValueError(f"{name} = {value!r} is not allowed: not a number; {allowed}")
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} = {value!r} is not allowed: not a number; {allowed}") from None
 
 
 def describe_range(lower: float | None, upper: float | None, lower_open: bool = False) -> str:
@@ -67,7 +85,7 @@ def check_finite(name: str, value: object, unit: str = "") -> None:
     """Raise ``ValueError`` if a concrete ``value`` is NaN or infinite."""
     if not is_concrete(value):
         return
-    arr = np.asarray(value, dtype=float)
+    arr = _as_float_array(name, value, "must be a finite number")
     bad = ~np.isfinite(arr)
     if bad.any():
         v = _first_bad(arr, bad)

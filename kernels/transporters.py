@@ -25,18 +25,22 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
-from .constants import KJ_PER_MOL_PER_MV, LN10, MITO_SPECIES, VALENCE, R
+from .constants import J_PER_KJ, KJ_PER_MOL_PER_MV, LN10, MITO_SPECIES, VALENCE, R
 
 __all__ = ["Transporter", "BUILTIN_TRANSPORTERS", "make_transporter"]
 
 COMPARTMENTS = ("plasma", "mito")
+_NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -71,15 +75,20 @@ class Transporter:
 
     @property
     def charge(self) -> float:
-        """Net elementary charges moved in per forward cycle."""
-        return float(sum(n * VALENCE[s] for s, n in self.stoichiometry))
+        """Net elementary charges moved in per forward cycle, q = Σ n_s z_s."""
+        q = float(sum(n * VALENCE[s] for s, n in self.stoichiometry))
+        # Fractional stoichiometries that cancel (e.g. thirds) can leave a 1e-17
+        # residue that would make an electroneutral cycle look electrogenic.
+        return 0.0 if abs(q) < 1e-9 else q
 
     @property
     def electrogenic(self) -> bool:
+        """True when the cycle moves net charge (q ≠ 0), so ΔG depends on voltage."""
         return self.charge != 0.0
 
     @property
     def voltage_input(self) -> str:
+        """Name of the input holding the voltage across this transporter's membrane."""
         return "v_mito" if self.compartment == "mito" else "vm"
 
     def inputs(self) -> tuple[str, ...]:
@@ -93,8 +102,15 @@ class Transporter:
 
     # --- the one generic kernel -------------------------------------------------
     def chemical(self, p: Mapping[str, Any]) -> Array:
-        """RT Σ n_s ln([s]_in/[s]_out) + n_ATP ΔG_ATP, kJ/mol (the V-independent part)."""
-        rt = R * p["temperature"] * 1e-3
+        """RT Σ n_s ln([s]_in/[s]_out) + n_ATP ΔG_ATP, kJ/mol (the V-independent part).
+
+        Parameters
+        ----------
+        p : mapping
+            Input name -> scalar in stored units (concentrations mM, pH
+            dimensionless, ``temperature`` K, ``dG_atp`` kJ/mol); see :meth:`inputs`.
+        """
+        rt = R * p["temperature"] / J_PER_KJ
         total = sum(n * log_ratio(p, s, self.compartment) for s, n in self.stoichiometry)
         out = rt * total
         if self.atp:
@@ -102,31 +118,74 @@ class Transporter:
         return out
 
     def dG(self, p: Mapping[str, Any]) -> Array:
-        """Free energy per forward cycle, kJ/mol (< 0: runs forward)."""
+        """Free energy per forward cycle, kJ/mol (< 0: runs forward).
+
+        Parameters
+        ----------
+        p : mapping
+            Input name -> scalar in stored units (mM, mV, K, kJ/mol); the
+            voltage is ``vm`` (plasma) or ``v_mito`` (mito), mV.
+        """
         chem = self.chemical(p)
         if not self.electrogenic:
             return chem
         return chem + self.charge * KJ_PER_MOL_PER_MV * p[self.voltage_input]
 
     def v_rev(self, p: Mapping[str, Any]) -> Array:
-        """Reversal potential, mV: the voltage at which ΔG = 0 (electrogenic only)."""
+        """Reversal potential, mV: the voltage at which ΔG = 0 (electrogenic only).
+
+        Parameters
+        ----------
+        p : mapping
+            Input name -> scalar in stored units (mM, K, kJ/mol).
+
+        Raises
+        ------
+        ValueError
+            The transporter is electroneutral.
+        """
         if not self.electrogenic:
             raise ValueError(f"transporter {self.name!r} is electroneutral: it has no V_rev")
         return -self.chemical(p) / (self.charge * KJ_PER_MOL_PER_MV)
 
     def equilibrium_inside(self, p: Mapping[str, Any], species: str) -> Array:
-        """Inside concentration of ``species`` (mM) at which ΔG = 0, all else fixed."""
+        """Inside concentration of ``species`` at which ΔG = 0, all else fixed.
+
+        Parameters
+        ----------
+        p : mapping
+            Input name -> scalar in stored units (mM, mV, K, kJ/mol).
+        species : str
+            A species this transporter moves (e.g. ``"cl"``).
+
+        Returns
+        -------
+        float
+            Concentration in mM (for ``"h"``: [H⁺] in mM, not pH).
+
+        Raises
+        ------
+        ValueError
+            The transporter does not move ``species``.
+        """
         n = dict(self.stoichiometry).get(species, 0)
         if n == 0:
             raise ValueError(f"transporter {self.name!r} does not move {species!r}")
-        rt = R * p["temperature"] * 1e-3
+        rt = R * p["temperature"] / J_PER_KJ
         rest = self.dG(p) - rt * n * log_ratio(p, species, self.compartment)
-        _, out_name = species_inputs(species, self.compartment)
-        return jnp.exp(jnp.log(p[out_name]) - rest / (n * rt))
+        return jnp.exp(_log_outside(p, species, self.compartment) - rest / (n * rt))
 
 
 def species_inputs(species: str, compartment: str) -> tuple[str, str]:
-    """(inside, outside) input names for ``species`` in ``compartment``."""
+    """(inside, outside) input names for ``species`` in ``compartment``.
+
+    Parameters
+    ----------
+    species : str
+        One of :data:`kernels.constants.VALENCE` (``"h"`` maps to the pH inputs).
+    compartment : {"plasma", "mito"}
+        ``plasma``: (``<s>_i``, ``<s>_o``); ``mito``: (``<s>_m``, ``<s>_i``).
+    """
     if species == "h":
         if compartment == "mito":
             raise ValueError("species 'h' is not available in compartment 'mito'")
@@ -137,11 +196,32 @@ def species_inputs(species: str, compartment: str) -> tuple[str, str]:
 
 
 def log_ratio(p: Mapping[str, Any], species: str, compartment: str) -> Array:
-    """ln([s]_in/[s]_out); for H⁺ computed from pH without forming [H⁺]."""
+    """ln([s]_in/[s]_out), dimensionless; for H⁺ computed from pH without forming [H⁺].
+
+    Parameters
+    ----------
+    p : mapping
+        Input name -> scalar: concentrations in mM, pH dimensionless.
+    species, compartment : str
+        As in :func:`species_inputs`.
+    """
     if species == "h":
         return (p["ph_o"] - p["ph_i"]) * LN10
     inside, outside = species_inputs(species, compartment)
     return jnp.log(p[inside]) - jnp.log(p[outside])
+
+
+def _log_outside(p: Mapping[str, Any], species: str, compartment: str) -> Array:
+    """ln([s]_out / 1 mM); for H⁺, [H⁺]_o = 10^(3 − pH_o) mM."""
+    if species == "h":
+        return (3.0 - p["ph_o"]) * LN10
+    return jnp.log(p[species_inputs(species, compartment)[1]])
+
+
+def _is_number(x: object) -> bool:
+    # numbers.Real admits numpy scalars (np.int64 is not an int); bool is excluded
+    # because `na: true` in a config is a typo, not a coefficient of 1.
+    return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)) and math.isfinite(x)
 
 
 def make_transporter(
@@ -157,6 +237,29 @@ def make_transporter(
 ) -> Transporter:
     """Build a validated :class:`Transporter`.
 
+    Parameters
+    ----------
+    name : str
+        Lower-case identifier (letters, digits, ``_``; starts with a letter),
+        used in output names ``dG_<name>``.
+    stoichiometry : mapping of str to float
+        Ions moved *in* per forward cycle, dimensionless counts (negative =
+        out); species from :data:`kernels.constants.VALENCE` (``plasma``) or
+        :data:`kernels.constants.MITO_SPECIES` (``mito``).
+    atp : float
+        ATP molecules hydrolysed per forward cycle, dimensionless (adds
+        ``atp * dG_atp``, kJ/mol).
+    compartment : {"plasma", "mito"}
+        Membrane the transporter sits in.
+    long_name, forward, reference : str
+        Label, forward cycle in words, source of the stoichiometry.
+    user : bool
+        True for config-declared transporters.
+
+    Returns
+    -------
+    Transporter
+
     Raises
     ------
     ValueError
@@ -164,7 +267,7 @@ def make_transporter(
         stoichiometry, unknown compartment, species not present in the
         mitochondrial matrix, non-finite coefficients, or a bad name.
     """
-    if not name or not name.replace("_", "").isalnum() or not name[0].isalpha() or name != name.lower():
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise ValueError(
             f"transporter name {name!r} is not allowed: use lower-case letters, digits and '_', "
             "starting with a letter"
@@ -189,7 +292,7 @@ def make_transporter(
                 f"transporters.{name}.stoichiometry: unknown species {s!r} for compartment "
                 f"{compartment!r}{hint}; allowed: {', '.join(allowed)}"
             )
-        if isinstance(n, bool) or not isinstance(n, (int, float)) or not math.isfinite(n):
+        if not _is_number(n):
             raise ValueError(
                 f"transporters.{name}.stoichiometry.{s} = {n!r} is not allowed: must be a finite number"
             )
@@ -200,7 +303,7 @@ def make_transporter(
             f"transporters.{name}.stoichiometry = {dict(stoichiometry)!r} is not allowed: "
             "at least one coefficient must be non-zero"
         )
-    if isinstance(atp, bool) or not isinstance(atp, (int, float)) or not math.isfinite(atp):
+    if not _is_number(atp):
         raise ValueError(f"transporters.{name}.atp = {atp!r} is not allowed: must be a finite number")
     return Transporter(
         name=name,

@@ -247,7 +247,6 @@ def _parse_axis(reg: Registry, name: str, body: Any, sampled: bool) -> tuple[Axi
     for k in body:
         if k not in AXIS_KEYS:
             raise _unknown(k, f"in {key}: ", AXIS_KEYS)
-    unit_note = f" {spec.unit}" if spec.unit else ""
     if "values" in body:
         if sampled:
             raise ConfigError(
