@@ -1,0 +1,218 @@
+"""Config validation: every bad-config class is refused up front with one clear line."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from sweep.cli import main
+from sweep.spec import ConfigError, load_spec, parse_config, parse_yaml
+
+BASE = {
+    "name": "t",
+    "axes": {"vm": {"start": "-90 mV", "stop": "0 mV", "num": 4}},
+    "outputs": ["dG_ncx"],
+}
+
+
+def cfg(**kw):
+    d = {k: (dict(v) if isinstance(v, dict) else v) for k, v in BASE.items()}
+    d.update(kw)
+    return d
+
+
+def refused(data, *needles):
+    with pytest.raises(ConfigError) as ei:
+        parse_config(data)
+    msg = str(ei.value)
+    assert "\n" not in msg
+    for n in needles:
+        assert n in msg, msg
+    return msg
+
+
+def test_valid_config_converts_units():
+    spec = parse_config(
+        cfg(
+            parameters={"ca_i": "100 nM", "temperature": "37 degC", "na_o": "0.145 M"},
+            axes={
+                "vm": {"start": "-0.09 V", "stop": "0 mV", "num": 4},
+                "na_i": {"values": ["5 mM", "10000 uM"]},
+            },
+        )
+    )
+    assert spec.parameters["ca_i"] == pytest.approx(1e-4, rel=1e-15)
+    assert spec.parameters["temperature"] == pytest.approx(310.15, rel=1e-15)
+    assert spec.parameters["na_o"] == pytest.approx(145.0, rel=1e-15)
+    np.testing.assert_allclose(spec.axes[0].values, [-90, -60, -30, 0], rtol=1e-14)
+    np.testing.assert_allclose(spec.axes[1].values, [5, 10], rtol=1e-14)
+    assert spec.shape == (4, 2)
+    assert spec.dims == ("vm", "na_i")
+    # every default filled in, swept inputs removed
+    assert "na_i" not in spec.parameters and spec.parameters["k_o"] == 3.5
+    assert spec.resolved["parameters"]["k_o"] == 3.5
+
+
+def test_log_axis_and_companions():
+    spec = parse_config(
+        cfg(axes={"na_i": {"start": "5 mM", "stop": "50 mM", "num": 3, "spacing": "log"}})
+    )
+    np.testing.assert_allclose(spec.axes[0].values, [5, math.sqrt(250), 50], rtol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "params,needles",
+    [
+        ({"na_i": "-3 mM"}, ["parameters.na_i", "-3 mM", "> 0"]),
+        ({"na_i": "0 mM"}, ["parameters.na_i", "> 0"]),
+        ({"na_i": "nan mM"}, ["parameters.na_i", "finite"]),
+        ({"na_i": "5 mV"}, ["parameters.na_i", "wrong dimension", "concentration"]),
+        ({"v_mito": "5 mM"}, ["parameters.v_mito", "wrong dimension", "potential"]),
+        ({"na_i": 5}, ["parameters.na_i", "no unit", "5 mM"]),
+        ({"p_hco3_cl": "0.2 mM"}, ["parameters.p_hco3_cl", "dimension"]),
+        ({"temperature": "-5 K"}, ["parameters.temperature", "> 0"]),
+        ({"na_i": "5 blargs"}, ["parameters.na_i", "unknown unit"]),
+        ({"na_ii": "5 mM"}, ["na_ii", "did you mean 'na_i'"]),
+    ],
+)
+def test_bad_parameters(params, needles):
+    refused(cfg(parameters=params), *needles)
+
+
+def test_fraction_out_of_range():
+    # p_kcc2 comes with the steady-state inputs; mode_tolerance and p_hco3_cl are core
+    refused(cfg(parameters={"p_hco3_cl": -0.1}), "p_hco3_cl", ">= 0")
+    reg_inputs = parse_config(cfg()).registry.inputs
+    if "p_kcc2" in reg_inputs:
+        refused(cfg(parameters={"p_kcc2": 1.5}), "parameters.p_kcc2", "1.5", "[0, 1]")
+
+
+@pytest.mark.parametrize(
+    "data,needles",
+    [
+        (cfg(colour="red"), ["unknown key 'colour'"]),
+        (cfg(outputz=["x"]), ["unknown key 'outputz'", "did you mean 'outputs'"]),
+        (cfg(outputs=["dG_nxc"]), ["unknown output 'dG_nxc'", "did you mean 'dG_ncx'"]),
+        (cfg(outputs=[]), ["outputs is empty"]),
+        (cfg(axes={}), ["axes is empty"]),
+        (cfg(axes={"vmm": {"values": ["1 mV"]}}), ["unknown axis 'vmm'", "did you mean 'vm'"]),
+        (cfg(axes={"vm": {"values": []}}), ["axes.vm.values", "non-empty"]),
+        (cfg(axes={"vm": {"start": "0 mV", "stop": "1 mV", "num": 0}}), ["axes.vm.num", ">= 1"]),
+        (
+            cfg(axes={"vm": {"start": "-90 mV", "stop": "0 mV", "num": 5, "spacing": "log"}}),
+            ["axes.vm", "through zero"],
+        ),
+        (
+            cfg(axes={"na_i": {"start": "-5 mM", "stop": "5 mM", "num": 5, "spacing": "log"}}),
+            ["axes.na_i.start", "> 0"],
+        ),
+        (
+            cfg(axes={"vm": {"start": "1 mV", "stop": "2 mV", "num": 3, "spacing": "cubic"}}),
+            ["axes.vm.spacing", "linear or log"],
+        ),
+        (cfg(axes={"vm": {"start": "1 mV", "stop": "2 mV", "num": 3, "step": 1}}), ["'step'"]),
+        (cfg(parameters={"vm": "1 mV"}), ["'vm' is both a parameter and an axis"]),
+        (cfg(precision="float16"), ["precision", "float32, float64"]),
+        (cfg(name="Bad Name"), ["name", "lower-case"]),
+        (cfg(chunks={"na_i": 3}), ["chunks", "'na_i' is not a dimension"]),
+        (cfg(chunks={"vm": 0}), ["chunks.vm", ">= 1"]),
+        (cfg(design={"method": "sobel", "n": 8}), ["design.method", "did you mean 'sobol'"]),
+        (cfg(design={"method": "sobol", "n": 8}), ["axes.vm.num is not allowed"]),
+        (cfg(keep_full=False), ["keep_full = false needs"]),
+        (
+            cfg(reduce=[{"output": "dG_ncx", "stats": ["fraction_forward"], "over": ["vm"]}]),
+            ["reduce[0].stats", "fraction_forward"],
+        ),
+        (cfg(reduce=[{"output": "dG_ncx", "stats": ["min"], "over": ["na_i"]}]), ["not an axis"]),
+        (
+            cfg(transporters={"x": {"stoichiometry": {"naa": 1}}}),
+            ["unknown species 'naa'", "did you mean 'na'"],
+        ),
+    ],
+)
+def test_bad_configs(data, needles):
+    refused(data, *needles)
+
+
+def test_yaml_python_tags_refused():
+    text = "name: x\nouts: !!python/object/apply:os.system ['echo hi']\n"
+    with pytest.raises(ConfigError, match="construct Python objects"):
+        parse_yaml(text)
+
+
+def test_yaml_syntax_error_is_one_line():
+    with pytest.raises(ConfigError) as ei:
+        parse_yaml("name: [unclosed\n")
+    assert "invalid YAML" in str(ei.value) and "\n" not in str(ei.value)
+
+
+def test_user_transporter_outputs():
+    spec = parse_config(
+        cfg(
+            transporters={
+                "my_symporter": {
+                    "stoichiometry": {"na": 2, "glu": 1, "k": -1},
+                    "compartment": "plasma",
+                }
+            },
+            outputs=["dG_my_symporter", "mode_my_symporter"],
+        )
+    )
+    # 2 Na+ + 1 Glu- in, 1 K+ out: q = 2 - 1 - 1 = 0, electroneutral, so no V_rev
+    assert spec.registry.outputs["dG_my_symporter"].attrs["charge"] == 0.0
+    assert spec.outputs == ("dG_my_symporter", "mode_my_symporter")
+    refused(
+        cfg(
+            transporters={"my_symporter": {"stoichiometry": {"na": 2, "glu": 1, "k": -1}}},
+            outputs=["v_rev_my_symporter"],
+        ),
+        "unknown output 'v_rev_my_symporter'",
+    )
+
+
+def test_too_big_for_disk(tmp_path, capsys):
+    huge = {
+        "name": "huge",
+        "axes": {
+            "vm": {"start": "-90 mV", "stop": "0 mV", "num": 100000},
+            "na_i": {"start": "5 mM", "stop": "50 mM", "num": 100000},
+            "ca_i": {"start": "50 nM", "stop": "1 uM", "num": 100000},
+        },
+        "outputs": ["dG_ncx"],
+        "store": str(tmp_path / "huge.zarr"),
+    }
+    import yaml
+
+    p = tmp_path / "huge.yaml"
+    p.write_text(yaml.safe_dump(huge))
+    assert main(["run", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "free" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "huge.zarr").exists()
+
+
+def test_cli_bad_config_writes_nothing(tmp_path, capsys):
+    p = tmp_path / "bad.yaml"
+    p.write_text(
+        f"name: bad\nstore: {tmp_path / 'bad.zarr'}\naxes:\n  na_i: {{values: [-1 mM]}}\n"
+        "outputs: [dG_na]\n"
+    )
+    assert main(["run", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sweep: error: axes.na_i.values[0]") and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == [p]
+
+
+def test_missing_config_file(capsys):
+    assert main(["plan", "/nonexistent/x.yaml"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_shipped_configs_validate():
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).parent.parent.glob("configs/*.yaml")):
+        spec = load_spec(path)
+        assert spec.n_points > 0, path
