@@ -192,6 +192,8 @@ def run_block_task(
     err = None
     for _attempt in range(retries + 1):
         try:
+            if os.environ.get("SWEEP_BLOCK_DELAY"):  # slows blocks down for kill tests
+                time.sleep(float(os.environ["SWEEP_BLOCK_DELAY"]))
             if os.environ.get("SWEEP_FAIL_BLOCKS"):  # fault injection for tests
                 bad = {int(b) for b in os.environ["SWEEP_FAIL_BLOCKS"].split(",") if b}
                 if block in bad:
