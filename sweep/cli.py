@@ -376,6 +376,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, StoreError) as exc:
         print(f"sweep: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # e.g. `sweep list | head`
+        sys.stderr.close()
+        return EXIT_OK
     except KeyboardInterrupt:
         print(
             "sweep: interrupted; finished blocks are kept: complete with 'sweep run CONFIG --resume'",

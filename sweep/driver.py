@@ -177,20 +177,34 @@ def run(
         bar.close()
     if not manifest.done() >= set(range(plan.n_blocks)):
         return result
-    finalize(plan, path)
-    result.complete = True
+    result.complete = finalize(plan, path, exclusive=shard_t is not None)
     return result
 
 
-def finalize(plan: Plan, path: Path) -> None:
-    """Combine reductions, mark complete and consolidate (idempotent)."""
+def finalize(plan: Plan, path: Path, *, exclusive: bool = False) -> bool:
+    """Combine reductions, mark complete and consolidate (idempotent).
+
+    Concurrent shards that finish together race here: with ``exclusive`` only
+    the one that creates the lock file finalizes (the others report the store
+    as theirs-but-not-yet-complete). A driver that died while finalizing leaves
+    the lock; ``sweep run --resume`` finalizes regardless.
+    """
+    import os
+
     from .reduce import finalize_reductions
 
     attrs = read_attrs(path)
     if attrs.get("complete"):
-        return
+        return True
+    if exclusive:
+        try:
+            fd = os.open(path / ".sweep" / "finalizing", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            os.close(fd)
+        except FileExistsError:
+            return False
     finalize_reductions(path, plan)
     finalize_store(path)
+    return True
 
 
 def remove_store(path: Path) -> None:

@@ -63,7 +63,9 @@ def _auto_chunks(shape: tuple[int, ...], bytes_per_point: int, target: int) -> t
         budget //= chunks[i]
         if budget < 2:
             break
-    return tuple(chunks)
+    # blocks are computed with >= 2 points per axis (see execute.BlockRunner), so a
+    # chunk of 1 on a longer axis would waste half the work
+    return tuple(max(c, 2) if n >= 2 else c for c, n in zip(chunks, shape, strict=True))
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
