@@ -34,6 +34,10 @@ __all__ = [
     "SCHEDULERS",
 ]
 
+# Several workers may share one GPU: take device memory as needed rather than
+# preallocating most of the card (read when the JAX backend starts).
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
 SCHEDULERS = ("threads", "processes", "synchronous", "local:N", "tcp://HOST:PORT")
 
 _CONFIGURED: dict[str, Any] = {}
