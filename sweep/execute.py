@@ -115,6 +115,7 @@ class BlockRunner:
             for i in reversed(range(k)):
                 in_axes = tuple(0 if j == i else None for j in range(k))
                 fn = jax.vmap(fn, in_axes=in_axes)
+        self._point = point
         self._fn = jax.jit(fn)
         self.compile_seconds = 0.0
         # XLA simplifies size-1 dimensions differently (it may reassociate sums of
@@ -124,6 +125,35 @@ class BlockRunner:
         self.compute_shape = tuple(
             max(c, 2) if n >= 2 else c for c, n in zip(plan.block_shape, plan.shape, strict=True)
         )
+
+    def dependencies(self) -> dict[str, tuple[int, ...]]:
+        """For each output, the axes (by position) its value can depend on.
+
+        Found by walking the point function's jaxpr: an equation's outputs depend
+        on everything its inputs depend on (sub-jaxprs conservatively on all of
+        their inputs). Sampled designs have one dimension, on which all depend.
+        """
+        import jax
+        from jax.extend.core import Literal
+
+        spec = self.plan.spec
+        if spec.design:
+            return {n: (0,) for n in self.names}
+        k = len(spec.axes)
+        closed = jax.make_jaxpr(self._point)(*[np.zeros((), spec.dtype) for _ in range(k)])
+        deps: dict[Any, frozenset[int]] = {v: frozenset([i]) for i, v in enumerate(closed.jaxpr.invars)}
+
+        def of(v) -> frozenset[int]:
+            return deps.get(v, frozenset()) if not isinstance(v, Literal) else frozenset()
+
+        for eqn in closed.jaxpr.eqns:
+            d = frozenset().union(*(of(v) for v in eqn.invars))
+            for o in eqn.outvars:
+                deps[o] = d
+        return {
+            n: tuple(sorted(of(v)))
+            for n, v in zip(self.names, closed.jaxpr.outvars, strict=True)
+        }
 
     def _axis_inputs(self, block: int) -> tuple[list[np.ndarray], tuple[slice, ...]]:
         plan = self.plan
@@ -178,7 +208,8 @@ def _writer_for(path: str, plan: Plan):
     key = (path, plan.spec.config_hash)
     if key not in _WRITERS:
         names = plan.spec.outputs if plan.spec.keep_full else ()
-        _WRITERS[key] = BlockWriter(path, names)
+        deps = _runner_for(plan.spec.raw, plan.block_shape)[1].dependencies() if names else {}
+        _WRITERS[key] = BlockWriter(path, names, plan=plan, dependencies=deps)
     return _WRITERS[key]
 
 

@@ -272,19 +272,60 @@ def check_compatible(path: str | Path, spec: SweepSpec) -> dict[str, Any]:
 
 
 class BlockWriter:
-    """Open zarr arrays of one store, reused for every block a process writes."""
+    """Open zarr arrays of one store, reused for every block a process writes.
 
-    def __init__(self, path: str | Path, names: Iterable[str]) -> None:
+    An output that does not depend on some axes repeats along them: blocks
+    that differ only along those axes hold identical chunks. Given each
+    output's ``dependencies`` (axis positions), the writer encodes such a chunk
+    once and copies the encoded bytes for the repeats (same bytes as encoding
+    again, without the compression work).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        names: Iterable[str],
+        *,
+        plan: Plan | None = None,
+        dependencies: Mapping[str, tuple[int, ...]] | None = None,
+    ) -> None:
         import zarr
 
         self.path = Path(path)
         group = zarr.open_group(str(self.path), mode="r+", zarr_format=3)
         self.arrays = {n: group[n] for n in names}
         self.manifest = Manifest(self.path)
+        self.plan = plan
+        self.deps = dict(dependencies or {})
+        self._written: dict[tuple, Path] = {}
+
+    def _chunk_file(self, name: str, coords: tuple[int, ...]) -> Path:
+        return self.path / name / self.arrays[name].metadata.encode_chunk_key(coords)
 
     def write(self, region: tuple[slice, ...], values: Mapping[str, np.ndarray]) -> None:
+        plan = self.plan
+        coords = (
+            tuple(s.start // c for s, c in zip(region, plan.block_shape, strict=True))
+            if plan is not None
+            else None
+        )
         for name, v in values.items():
-            self.arrays[name][region] = v
+            dep = self.deps.get(name)
+            if coords is None or dep is None or len(dep) == len(coords):
+                self.arrays[name][region] = v
+                continue
+            shape = tuple(s.stop - s.start for s in region)
+            key = (name, tuple(coords[i] for i in dep), shape)
+            src = self._written.get(key)
+            dst = self._chunk_file(name, coords)
+            if src is None:
+                self.arrays[name][region] = v
+                self._written[key] = dst
+            elif src.exists():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dst)
+            else:  # an all-fill chunk is not stored by zarr: neither is its repeat
+                dst.unlink(missing_ok=True)
 
     def write_partials(self, partials: Mapping[str, tuple[tuple[slice, ...], np.ndarray]]) -> None:
         if not partials:
