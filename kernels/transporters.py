@@ -62,6 +62,8 @@ class Transporter:
         (``<s>_i``), voltage ``v_mito``.
     long_name, forward, reference : str
         Label, the forward cycle in words, and the source of the stoichiometry.
+    user : bool
+        True for transporters declared in a config (not compared in ``==``).
     """
 
     name: str
@@ -304,7 +306,9 @@ def make_transporter(
             "at least one coefficient must be non-zero"
         )
     if not _is_number(atp):
-        raise ValueError(f"transporters.{name}.atp = {atp!r} is not allowed: must be a finite number")
+        raise ValueError(
+            f"transporters.{name}.atp = {atp!r} is not allowed: must be a finite number"
+        )
     return Transporter(
         name=name,
         stoichiometry=tuple(items),

@@ -21,7 +21,7 @@ __all__ = ["Plan", "make_plan", "sample_design", "parse_shard", "BLOCK_BYTES_TAR
 
 #: Default memory target of one block's outputs, bytes (blocks this size fit
 #: comfortably in a worker; measured in benchmarks/RESULTS.md).
-BLOCK_BYTES_TARGET = 32 * 2**20
+BLOCK_BYTES_TARGET = 16 * 2**20
 
 
 def sample_design(spec: SweepSpec) -> dict[str, np.ndarray]:

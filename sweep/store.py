@@ -239,8 +239,9 @@ class Manifest:
         try:
             with os.fdopen(fd, "w") as f:
                 f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
+            # rename is atomic: a marker exists whole or not at all. (No fsync:
+            # zarr does not fsync chunks either; durability across power loss
+            # is the filesystem's, and resume recomputes whatever is missing.)
             os.replace(tmp, directory / str(block))
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
