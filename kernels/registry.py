@@ -291,7 +291,11 @@ def _equilibrium_outputs() -> list[OutputSpec]:
 
 def suggest(name: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    choices = list(choices)
+    lower = {c.lower(): c for c in choices}
+    if name.lower() in lower:  # 'Vm' -> 'vm'
+        return f" (did you mean {lower[name.lower()]!r}?)"
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -356,7 +360,13 @@ class Registry:
             )
         outs = list(self.outputs.values())
         for t in new.values():
-            outs += transporter_outputs(t)
+            for o in transporter_outputs(t):
+                if o.name in self.outputs or o.name in self.inputs:
+                    raise ValueError(
+                        f"transporters.{t.name}: its output {o.name!r} would clash with an "
+                        "existing name; choose another transporter name"
+                    )
+                outs.append(o)
         return Registry(self.inputs.values(), outs, {**self.transporters, **new})
 
     # --- look-ups ---------------------------------------------------------------

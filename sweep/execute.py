@@ -11,6 +11,7 @@ return numpy arrays.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -141,7 +142,9 @@ class BlockRunner:
             return {n: (0,) for n in self.names}
         k = len(spec.axes)
         closed = jax.make_jaxpr(self._point)(*[np.zeros((), spec.dtype) for _ in range(k)])
-        deps: dict[Any, frozenset[int]] = {v: frozenset([i]) for i, v in enumerate(closed.jaxpr.invars)}
+        deps: dict[Any, frozenset[int]] = {
+            v: frozenset([i]) for i, v in enumerate(closed.jaxpr.invars)
+        }
 
         def of(v) -> frozenset[int]:
             return deps.get(v, frozenset()) if not isinstance(v, Literal) else frozenset()
@@ -151,8 +154,7 @@ class BlockRunner:
             for o in eqn.outvars:
                 deps[o] = d
         return {
-            n: tuple(sorted(of(v)))
-            for n, v in zip(self.names, closed.jaxpr.outvars, strict=True)
+            n: tuple(sorted(of(v))) for n, v in zip(self.names, closed.jaxpr.outvars, strict=True)
         }
 
     def _axis_inputs(self, block: int) -> tuple[list[np.ndarray], tuple[slice, ...]]:
@@ -194,10 +196,9 @@ _WRITERS: dict[tuple[str, str], Any] = {}
 
 
 def _runner_for(raw: dict[str, Any], block_shape: tuple[int, ...]) -> tuple[Plan, BlockRunner]:
-    spec = parse_config(raw)
-    key = (spec.config_hash, tuple(block_shape))
+    key = (json.dumps(raw, sort_keys=True), tuple(block_shape))
     if key not in _RUNNERS:
-        plan = Plan(spec, tuple(block_shape))
+        plan = Plan(parse_config(raw), tuple(block_shape))
         _RUNNERS[key] = (plan, BlockRunner(plan))
     return _RUNNERS[key]
 
