@@ -88,20 +88,19 @@ def cmd_run(args) -> int:
         return EXIT_INTERNAL
     if res.complete:
         print(f"store complete: open with xarray.open_zarr({str(res.store)!r})")
-        _print_summary(res.store)
+        _print_summary(res.store, spec.n_points)
     elif args.shard:
         print(f"shard {args.shard} done; the store completes when every shard has run")
     return EXIT_OK
 
 
-def _print_summary(path: Path, max_points: int = 10_000_000) -> None:
+def _print_summary(path: Path, n_points: int, max_points: int = 10_000_000) -> None:
+    if n_points > max_points:  # reading it back would cost more than the run
+        return
     import numpy as np
     import xarray as xr
 
     ds = xr.open_zarr(path)
-    n = int(np.prod([ds.sizes[d] for d in ds.dims])) if ds.dims else 1
-    if n > max_points:
-        return
     dims = ", ".join(f"{d}={ds.sizes[d]}" for d in ds.dims)
     print(f"summary ({dims}):")
     for name, v in ds.data_vars.items():
@@ -344,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Modules that add their own sub-commands (``add_parser(sub)``).
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = ("boundary", "plot")
 
 
 def _extension_modules():

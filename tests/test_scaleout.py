@@ -189,7 +189,13 @@ def test_slurm_array_script_runs_shards(tmp_path, reference):
 def test_jobqueue_example_on_local_cluster(tmp_path, reference):
     cfg, store = write_cfg(tmp_path, "jq")
     out = subprocess.run(
-        [sys.executable, str(ROOT / "configs" / "slurm" / "jobqueue_cluster.py"), str(cfg), "--local", "2"],
+        [
+            sys.executable,
+            str(ROOT / "configs" / "slurm" / "jobqueue_cluster.py"),
+            str(cfg),
+            "--local",
+            "2",
+        ],
         capture_output=True,
         text=True,
         timeout=300,

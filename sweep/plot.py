@@ -1,0 +1,782 @@
+"""Phase maps, line plots and sensitivity bars from sweep stores (``sweep plot``).
+
+What is drawn follows from the variable and the dimensions left after ``sel``:
+
+- two dimensions: a phase map (``pcolormesh``). Mode and polarity codes (int8)
+  get a categorical colour map with labelled ticks (reverse / equilibrium /
+  forward; hyperpolarizing / neutral / depolarizing); ΔG, driving forces,
+  currents and fluxes a diverging map centred on 0; other quantities a
+  sequential map. The boundary is overlaid: the 0 contour of a signed
+  quantity, or the mode change of a code. A boundary store (``sweep boundary
+  --along``) can be overlaid as the refined boundary line.
+- one dimension: a line plot (one line per crossing for boundary variables,
+  with the closed form when the store has it).
+- an ``input`` dimension (global sensitivity indices S1 / ST / mu_star with
+  dims (output, input)): a ranked bar plot, error bars from ``<VAR>_conf``.
+
+Selections (``sel``) take the nearest coordinate value for float coordinates
+(values may carry units: ``ca_i=100nM``). Matplotlib's Agg backend is used
+through :class:`matplotlib.figure.Figure` (no pyplot state), so plotting is
+safe in threads and headless.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .spec import ConfigError
+
+__all__ = [
+    "open_store",
+    "parse_sel",
+    "select",
+    "plot",
+    "plot_map",
+    "plot_line",
+    "plot_bars",
+    "save_figure",
+    "add_parser",
+]
+
+FIGSIZE = (6.4, 4.8)
+DEFAULT_DPI = 150
+#: Name prefixes of signed quantities whose sign means something (diverging map at 0).
+SIGNED_PREFIXES = ("dG_", "df_", "i_", "j_", "sens_", "residual_")
+_MODE = {-1: ("reverse", "#d6604d"), 0: ("equilibrium", "#e0e0e0"), 1: ("forward", "#4393c3")}
+_POLARITY = {
+    -1: ("hyperpolarizing", "#4393c3"),
+    0: ("neutral", "#e0e0e0"),
+    1: ("depolarizing", "#d6604d"),
+}
+_INT8_FILL = -128
+
+
+# --- data access ----------------------------------------------------------------
+def open_store(path: str | Path):
+    """Open a store with xarray (``ConfigError`` if it is not there or not a store)."""
+    import xarray as xr
+
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"store {str(path)!r} does not exist")
+    try:
+        try:
+            return xr.open_zarr(p, consolidated=True)
+        except (KeyError, FileNotFoundError, ValueError):  # no consolidated metadata
+            return xr.open_zarr(p, consolidated=False)
+    except Exception as exc:  # zarr/xarray raise several kinds for a non-store
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"store {str(path)!r} cannot be opened as a zarr store: {msg}") from None
+
+
+def parse_sel(items: Sequence[str] | None) -> dict[str, str]:
+    """``["ca_i=100nM", "crossing=0"]`` → ``{"ca_i": "100nM", "crossing": "0"}``."""
+    out: dict[str, str] = {}
+    for item in items or ():
+        for part in str(item).split(","):
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise ConfigError(f"--sel {part!r} is not allowed: use AXIS=VALUE, e.g. ca_i=100nM")
+            k, v = (s.strip() for s in part.split("=", 1))
+            if not k or not v:
+                raise ConfigError(f"--sel {part!r} is not allowed: use AXIS=VALUE, e.g. ca_i=100nM")
+            if k in out:
+                raise ConfigError(f"--sel {k!r} is given twice")
+            out[k] = v
+    return out
+
+
+def _suggest(name: str, choices) -> str:
+    from kernels.registry import suggest
+
+    return suggest(str(name), list(choices))
+
+
+def _variable(ds, var: str):
+    if var not in ds.data_vars:
+        names = sorted(ds.data_vars)
+        raise ConfigError(
+            f"unknown variable {var!r}{_suggest(var, names)}; variables: {', '.join(names)}"
+        )
+    return ds[var]
+
+
+def _sel_value(da, dim: str, text: Any) -> Any:
+    """The coordinate value of ``dim`` that ``text`` selects (nearest for numbers)."""
+    if dim not in da.coords:
+        try:
+            i = int(str(text))
+        except ValueError:
+            raise ConfigError(
+                f"--sel {dim}={text!r}: {dim} has no coordinate; give an index"
+            ) from None
+        if not 0 <= i < da.sizes[dim]:
+            raise ConfigError(f"--sel {dim}={i} is out of range: 0..{da.sizes[dim] - 1}")
+        return ("index", i)
+    coord = da.coords[dim]
+    vals = coord.values
+    if vals.dtype.kind in "USO":
+        choices = [str(v) for v in vals]
+        if str(text) not in choices:
+            raise ConfigError(
+                f"--sel {dim}={text!r} is not allowed{_suggest(str(text), choices)}; "
+                f"{dim}: {', '.join(choices)}"
+            )
+        return ("value", vals[choices.index(str(text))])
+    if isinstance(text, (int, float, np.number)) and not isinstance(text, bool):
+        x = float(text)
+    else:
+        unit = str(coord.attrs.get("units", "") or "")
+        s = str(text).strip()
+        try:
+            x = float(s)
+        except ValueError:
+            from .units import parse_quantity
+
+            try:
+                x = parse_quantity(f"--sel {dim}", s, unit)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+    if not math.isfinite(x):
+        raise ConfigError(f"--sel {dim}={text!r} is not allowed: must be a finite number")
+    if vals.size > 1 and vals.dtype.kind in "fiu":
+        lo, hi = float(np.nanmin(vals)), float(np.nanmax(vals))
+        sv = np.sort(vals)
+        step_lo, step_hi = float(sv[1] - sv[0]), float(sv[-1] - sv[-2])
+        if x < lo - step_lo or x > hi + step_hi:
+            u = coord.attrs.get("units", "")
+            raise ConfigError(
+                f"--sel {dim}={text!r} is outside the coordinate range {lo:.6g} … {hi:.6g} {u}".rstrip()
+            )
+    return ("nearest", x)
+
+
+def select(ds, var: str, sel: Mapping[str, Any] | None = None):
+    """``ds[var]`` with ``sel`` applied (nearest neighbour for float coordinates).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A sweep, boundary or sensitivity store.
+    var : str
+        Variable name.
+    sel : mapping, optional
+        Dimension -> value (number in the coordinate's units, a string with a
+        unit such as ``"100 nM"``, or a label for string coordinates).
+
+    Returns
+    -------
+    xarray.DataArray
+        The selected variable, loaded, with a ``_sel_text`` attribute describing the selection.
+    """
+    da = _variable(ds, var)
+    text = []
+    for dim, v in (sel or {}).items():
+        if dim not in da.dims:
+            dims = ", ".join(da.dims) or "none"
+            raise ConfigError(
+                f"--sel {dim!r} is not a dimension of {var}{_suggest(dim, da.dims)}; dims: {dims}"
+            )
+        kind, value = _sel_value(da, dim, v)
+        if kind == "index":
+            da = da.isel({dim: value})
+            text.append(f"{dim} = {value}")
+        elif kind == "value":
+            da = da.sel({dim: value})
+            text.append(f"{dim} = {value}")
+        else:
+            da = da.sel({dim: value}, method="nearest")
+            got = float(da.coords[dim].values)
+            unit = da.coords[dim].attrs.get("units", "")
+            text.append(f"{dim} = {got:.4g} {_pretty_unit(unit)}".rstrip())
+    da = da.load()
+    da.attrs = {**da.attrs, "_sel_text": ", ".join(text)}
+    return da
+
+
+# --- styling helpers -----------------------------------------------------------------
+def _pretty_unit(unit: str) -> str:
+    u = str(unit or "")
+    for a, b in (("**2", "²"), ("**-1", "⁻¹"), ("**3", "³"), ("uA", "µA"), ("uM", "µM")):
+        u = u.replace(a, b)
+    return "" if u in ("1", "dimensionless") else u
+
+
+def _label(obj, name: str) -> str:
+    long = obj.attrs.get("long_name") or name
+    unit = _pretty_unit(obj.attrs.get("units", ""))
+    return f"{long} ({unit})" if unit else str(long)
+
+
+def _coord_label(da, dim: str) -> str:
+    if dim in da.coords:
+        return _label(da.coords[dim], dim)
+    return dim
+
+
+def _config_axes(ds) -> dict[str, Any]:
+    try:
+        return json.loads(ds.attrs.get("config", "{}")).get("axes", {}) or {}
+    except (TypeError, ValueError):
+        return {}
+
+
+def _is_log(ds, da, dim: str) -> bool:
+    spacing = _config_axes(ds).get(dim, {}).get("spacing") if ds is not None else None
+    if spacing is not None:
+        return spacing == "log"
+    if dim not in da.coords:
+        return False
+    v = np.asarray(da.coords[dim].values)
+    if v.dtype.kind != "f" or v.size < 3 or not np.all(v > 0):
+        return False
+    r = np.diff(np.log(np.sort(v)))
+    return bool(v.max() / v.min() > 20 and np.allclose(r, r[0], rtol=1e-6))
+
+
+def _log_scale(axis, values: np.ndarray) -> None:
+    """Log scale with plain-number labels (``20``, ``0.001``), minor labels on short ranges."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v) & (v > 0)]
+    axis.set_major_formatter(FuncFormatter(lambda t, _: f"{t:g}"))
+    if v.size and math.log10(v.max() / v.min()) <= 1.5:
+
+        def minor(t, _):
+            m = t / 10 ** math.floor(math.log10(t))
+            return f"{t:g}" if min(abs(m - k) for k in (2, 3, 5)) < 1e-6 else ""
+
+        axis.set_minor_formatter(FuncFormatter(minor))
+    else:
+        axis.set_minor_formatter(NullFormatter())
+
+
+def _categories(da, name: str) -> list[tuple[Any, str, str]] | None:
+    """[(value, label, colour)] for a code variable (bool or int), else None."""
+    kind = da.dtype.kind
+    if kind == "b":
+        if name == "boundary_cell":
+            return [(False, "interior", "#f0f0f0"), (True, "boundary cell", "#222222")]
+        if name == "evaluated":
+            return [(False, "not evaluated", "#f0f0f0"), (True, "evaluated", "#2166ac")]
+        return [(False, "false", "#f0f0f0"), (True, "true", "#4393c3")]
+    if kind not in "iu":
+        return None
+    vals = np.asarray(da.values)
+    present = [int(v) for v in np.unique(vals)]
+    table: dict[int, tuple[str, str]] | None = None
+    if name.startswith("mode_"):
+        table = dict(_MODE)
+    elif "polarity" in name:
+        table = dict(_POLARITY)
+    fv, fm = da.attrs.get("flag_values"), da.attrs.get("flag_meanings")
+    if fv is not None and fm:
+        meanings = str(fm).split()
+        if len(meanings) == len(fv):
+            base = table or {}
+            table = {}
+            cycle = _cycle_colours()
+            for i, (v, m) in enumerate(zip(fv, meanings, strict=True)):
+                colour = base.get(int(v), (None, None))[1] or next(cycle)
+                if int(v) == _INT8_FILL:
+                    colour = "#ffffff"
+                table[int(v)] = (base.get(int(v), (m.replace("_", " "), None))[0], colour)
+                del i
+    if table is None:
+        if len(present) > 20:
+            return None  # a count with many values reads better as a number
+        cycle = _cycle_colours()
+        table = {v: (str(v), next(cycle)) for v in present}
+    for v in present:
+        if v not in table:
+            table[v] = ("missing" if v == _INT8_FILL else str(v), "#ffffff")
+    return [(v, table[v][0], table[v][1]) for v in sorted(table)]
+
+
+def _cycle_colours():
+    from itertools import cycle
+
+    return cycle(
+        [
+            "#4c72b0",
+            "#dd8452",
+            "#55a868",
+            "#c44e52",
+            "#8172b3",
+            "#937860",
+            "#da8bc3",
+            "#8c8c8c",
+            "#ccb974",
+            "#64b5cd",
+        ]
+    )
+
+
+def _is_signed(da, name: str) -> bool:
+    return name.startswith(SIGNED_PREFIXES) or da.attrs.get("units") == "kJ/mol"
+
+
+def _new_axes(ax):
+    from matplotlib.figure import Figure
+
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=FIGSIZE, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _positions(da, dim: str) -> tuple[np.ndarray, list[str] | None]:
+    """Numeric positions of a dimension and tick labels for non-numeric coordinates."""
+    if dim in da.coords:
+        v = np.asarray(da.coords[dim].values)
+        if v.dtype.kind in "fiu":
+            return v.astype(np.float64), None
+        return np.arange(v.size, dtype=np.float64), [str(s) for s in v]
+    return np.arange(da.sizes[dim], dtype=np.float64), None
+
+
+def _title(da, var: str, extra: str = "") -> str:
+    t = da.attrs.get("long_name") or var
+    sel = da.attrs.get("_sel_text", "")
+    parts = [str(t)]
+    if extra:
+        parts.append(extra)
+    if sel:
+        parts.append(sel)
+    return " — ".join(parts)
+
+
+def _check_dims(da, var: str, x: str | None, y: str | None) -> tuple[str, str | None]:
+    dims = list(da.dims)
+    for flag, d in (("--x", x), ("--y", y)):
+        if d is not None and d not in dims:
+            raise ConfigError(
+                f"{flag} {d!r} is not a dimension of {var} after --sel{_suggest(d, dims)}; "
+                f"dims left: {', '.join(dims) or 'none'}"
+            )
+    if x is not None and x == y:
+        raise ConfigError(f"--x and --y are both {x!r}: choose two different dimensions")
+    if not dims:
+        raise ConfigError(f"{var} has no dimension left after --sel: nothing to plot along")
+    if x is None:
+        if len(dims) == 1:
+            x = dims[0]
+        else:
+            raise ConfigError(f"give --x: {var} has dims {', '.join(dims)} left after --sel")
+    rest = [d for d in dims if d not in (x, y)]
+    if y is None and rest:
+        if len(rest) == 1 and rest[0] != "crossing":
+            raise ConfigError(
+                f"{var} has 2 dimensions left after --sel ({', '.join(dims)}): give --y "
+                f"{rest[0]} for a map, or select it with --sel {rest[0]}=VALUE for a line"
+            )
+        if rest != ["crossing"]:
+            raise ConfigError(
+                f"{var} has {len(dims)} dimensions left after --sel ({', '.join(dims)}): "
+                f"select {', '.join(rest)} with --sel AXIS=VALUE (plots show 1 or 2 dims)"
+            )
+    if y is not None and rest:
+        raise ConfigError(
+            f"{var} has {len(dims)} dimensions left after --sel ({', '.join(dims)}): "
+            f"select {', '.join(rest)} with --sel AXIS=VALUE (a map shows 2 dims)"
+        )
+    return x, y
+
+
+# --- plots -------------------------------------------------------------------------
+def plot(
+    ds,
+    var: str,
+    *,
+    x: str | None = None,
+    y: str | None = None,
+    sel: Mapping[str, Any] | None = None,
+    ax=None,
+    boundary=None,
+    title: str | None = None,
+):
+    """Plot ``var`` the way its dimensions and type call for (map, line or bars).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A store opened with :func:`open_store` / ``xarray.open_zarr``.
+    var : str
+        Variable to plot.
+    x, y : str, optional
+        Dimensions on the horizontal / vertical axis (``y`` → a map).
+    sel : mapping, optional
+        Dimension -> value for the other dimensions (see :func:`select`).
+    ax : matplotlib Axes, optional
+        Draw into these axes (default: a new figure).
+    boundary : xarray.Dataset, optional
+        A ``sweep boundary --along`` store to overlay on a map.
+    title : str, optional
+        Title (default: the variable's long name and the selection).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    da = _variable(ds, var)
+    if "input" in da.dims:
+        return plot_bars(ds, var, x=x, sel=sel, ax=ax, title=title)
+    if y is None:
+        return plot_line(ds, var, x=x, sel=sel, ax=ax, title=title)
+    return plot_map(ds, var, x=x, y=y, sel=sel, ax=ax, boundary=boundary, title=title)
+
+
+def plot_map(
+    ds,
+    var: str,
+    x: str | None = None,
+    y: str | None = None,
+    sel: Mapping[str, Any] | None = None,
+    ax=None,
+    *,
+    boundary=None,
+    title: str | None = None,
+):
+    """Phase map of ``var`` over ``x`` × ``y`` (a line plot when ``y`` is None).
+
+    Codes get a categorical colour map with labelled ticks and their change
+    outlined; signed quantities a diverging map centred on 0 with the 0
+    contour; others a sequential map. Axis labels and the colour bar carry
+    long names and units from the attributes; log-spaced axes are drawn on a
+    log scale. ``boundary`` overlays the refined boundary of a
+    ``sweep boundary --along`` store whose axis is ``x`` or ``y``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if y is None:
+        return plot_line(ds, var, x=x, sel=sel, ax=ax, title=title)
+    da = select(ds, var, sel)
+    x, y = _check_dims(da, var, x, y)
+    da2 = da.transpose(y, x)
+    xs, xlab = _positions(da2, x)
+    ys, ylab = _positions(da2, y)
+    data = np.asarray(da2.values)
+    fig, ax = _new_axes(ax)
+    cats = _categories(da2, var)
+    handles = []
+    from matplotlib.colors import BoundaryNorm, CenteredNorm, ListedColormap
+    from matplotlib.lines import Line2D
+
+    if cats is not None:
+        values = np.array([c[0] for c in cats], dtype=np.float64)
+        cmap = ListedColormap([c[2] for c in cats])
+        edges = np.concatenate(
+            [[values[0] - 0.5], (values[1:] + values[:-1]) / 2.0, [values[-1] + 0.5]]
+        )
+        norm = BoundaryNorm(edges, cmap.N)
+        z = data.astype(np.float64)
+        mesh = ax.pcolormesh(xs, ys, z, cmap=cmap, norm=norm, shading="nearest")
+        cb = fig.colorbar(mesh, ax=ax, ticks=values)
+        cb.ax.set_yticklabels([c[1] for c in cats])
+        cb.set_label(_label(da2, var))
+        # outline region changes of codes (not of masks such as 'evaluated')
+        if da2.dtype.kind != "b" and len(np.unique(z)) > 1 and min(z.shape) >= 2:
+            if set(values) >= {-1.0, 1.0} and (var.startswith("mode_") or "polarity" in var):
+                levels = [0.0]
+            else:
+                present = np.unique(z)
+                levels = list((present[1:] + present[:-1]) / 2.0)
+            ax.contour(xs, ys, z, levels=levels, colors="k", linewidths=1.0)
+            what = "mode change" if var.startswith("mode_") else "boundary"
+            handles.append(Line2D([], [], color="k", lw=1.0, label=f"{what} (grid)"))
+    else:
+        z = data.astype(np.float64)
+        signed = _is_signed(da2, var)
+        finite = z[np.isfinite(z)]
+        if signed:
+            mesh = ax.pcolormesh(
+                xs, ys, z, cmap="RdBu_r", norm=CenteredNorm(vcenter=0.0), shading="nearest"
+            )
+        else:
+            mesh = ax.pcolormesh(xs, ys, z, cmap="viridis", shading="nearest")
+        cb = fig.colorbar(mesh, ax=ax)
+        cb.set_label(_label(da2, var))
+        if finite.size < z.size:
+            from matplotlib.patches import Patch
+
+            what = "no crossing (NaN)" if var.startswith("boundary_") else "no value (NaN)"
+            handles.append(Patch(facecolor="white", edgecolor="0.4", label=what))
+        if signed and finite.size and finite.min() < 0 < finite.max() and min(z.shape) >= 2:
+            ax.contour(xs, ys, np.ma.masked_invalid(z), levels=[0.0], colors="k", linewidths=1.0)
+            handles.append(Line2D([], [], color="k", lw=1.0, label=f"{var} = 0 (grid)"))
+    if boundary is not None:
+        handles += _overlay_boundary(ax, boundary, da, x, y, sel)
+    ax.set_xlabel(_coord_label(da2, x))
+    ax.set_ylabel(_coord_label(da2, y))
+    if xlab is not None:
+        ax.set_xticks(xs, xlab, rotation=45, ha="right")
+    elif _is_log(ds, da2, x):
+        ax.set_xscale("log")
+        _log_scale(ax.xaxis, xs)
+    if ylab is not None:
+        ax.set_yticks(ys, ylab)
+    elif _is_log(ds, da2, y):
+        ax.set_yscale("log")
+        _log_scale(ax.yaxis, ys)
+    if handles:
+        ax.legend(handles=handles, loc="best", fontsize="small", framealpha=0.85)
+    ax.set_title(title if title is not None else _title(da, var), fontsize="medium")
+    return fig
+
+
+def _overlay_boundary(ax, bds, da, x: str, y: str, sel) -> list:
+    """Draw ``boundary_<x or y>`` from a boundary store; returns legend handles."""
+    from matplotlib.lines import Line2D
+
+    along = bds.attrs.get("boundary_along")
+    if along not in (x, y):
+        raise ConfigError(
+            f"--boundary store locates crossings along {along!r}, which is neither --x {x!r} "
+            f"nor --y {y!r}"
+        )
+    other = y if along == x else x
+    name = f"boundary_{along}"
+    if name not in bds.data_vars:
+        raise ConfigError(f"--boundary store has no variable {name!r}")
+    bsel = {k: v for k, v in (sel or {}).items() if k in bds[name].dims}
+    b = select(bds, name, bsel)
+    left = [d for d in b.dims if d not in (other, "crossing")]
+    if left or other not in b.dims:
+        raise ConfigError(
+            f"--boundary variable {name} has dims {', '.join(b.dims)} after --sel: it must "
+            f"vary along {other!r} (and crossing) only; select the others with --sel"
+        )
+    b = b.transpose(other, "crossing")
+    pos, _ = _positions(b, other)
+    vals = np.asarray(b.values)
+    first = True
+    for k in range(vals.shape[1]):
+        col = vals[:, k]
+        if not np.isfinite(col).any():
+            continue
+        kw = {"color": "w", "lw": 2.2, "ls": "-", "zorder": 3}
+        if along == x:
+            ax.plot(col, pos, **kw)
+            ax.plot(col, pos, color="k", lw=1.0, ls="--", zorder=4)
+        else:
+            ax.plot(pos, col, **kw)
+            ax.plot(pos, col, color="k", lw=1.0, ls="--", zorder=4)
+        first = False
+    if first:
+        return []
+    out = bds.attrs.get("boundary_output", "output")
+    lvl = bds.attrs.get("boundary_level", 0.0)
+    cf = bds.attrs.get("closed_form")
+    label = f"{out} = {lvl:g}, refined" + (f" (= {cf})" if cf else "")
+    return [Line2D([], [], color="k", lw=1.0, ls="--", label=label)]
+
+
+def plot_line(
+    ds,
+    var: str,
+    x: str | None = None,
+    sel: Mapping[str, Any] | None = None,
+    ax=None,
+    *,
+    title: str | None = None,
+):
+    """Line plot of ``var`` along ``x``: codes as labelled steps, signed quantities with 0 marked.
+
+    A leftover ``crossing`` dimension (boundary stores) draws one line per
+    crossing, and the store's closed form, when present, as a dashed line.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    da = select(ds, var, sel)
+    x, _ = _check_dims(da, var, x, None)
+    fig, ax = _new_axes(ax)
+    xs, xlab = _positions(da, x)
+    cats = _categories(da, var) if "crossing" not in da.dims else None
+    if "crossing" in da.dims and x != "crossing":
+        d2 = da.transpose(x, "crossing")
+        vals = np.asarray(d2.values, dtype=np.float64)
+        for k in range(vals.shape[1]):
+            if np.isfinite(vals[:, k]).any():
+                ax.plot(xs, vals[:, k], marker=".", ms=3, lw=1.2, label=f"crossing {k}")
+        cf = ds.attrs.get("closed_form")
+        if cf and cf in ds.data_vars and set(ds[cf].dims) <= set(da.coords) | {x}:
+            csel = {k: v for k, v in (sel or {}).items() if k in ds[cf].dims}
+            c = select(ds, cf, csel)
+            if c.dims == (x,):
+                ax.plot(xs, np.asarray(c.values), "k--", lw=1.0, label=f"closed form ({cf})")
+        ax.legend(fontsize="small")
+    elif cats is not None:
+        v = np.asarray(da.values).astype(np.float64)
+        ax.step(xs, v, where="mid", color="k", lw=1.2)
+        ax.set_yticks([c[0] for c in cats], [c[1] for c in cats])
+        ax.set_ylim(min(c[0] for c in cats) - 0.5, max(c[0] for c in cats) + 0.5)
+    else:
+        v = np.asarray(da.values).astype(np.float64)
+        ax.plot(xs, v, lw=1.5)
+        if _is_signed(da, var):
+            ax.axhline(0.0, color="0.5", lw=0.8, ls="--")
+    ax.set_xlabel(_coord_label(da, x))
+    ax.set_ylabel(_label(da, var))
+    if xlab is not None:
+        ax.set_xticks(xs, xlab, rotation=45, ha="right")
+    elif _is_log(ds, da, x):
+        ax.set_xscale("log")
+        _log_scale(ax.xaxis, xs)
+    ax.grid(True, alpha=0.3)
+    ax.set_title(title if title is not None else _title(da, var), fontsize="medium")
+    return fig
+
+
+def plot_bars(
+    ds,
+    var: str,
+    x: str | None = None,
+    sel: Mapping[str, Any] | None = None,
+    ax=None,
+    *,
+    title: str | None = None,
+):
+    """Ranked bar plot of a sensitivity index over its ``input`` dimension.
+
+    Select one output with ``sel={"output": NAME}`` (automatic when there is
+    one); error bars come from ``<var>_conf`` when the store has it.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    da = _variable(ds, var)
+    sel = dict(sel or {})
+    if "output" in da.dims and "output" not in sel:
+        if da.sizes["output"] == 1:
+            sel["output"] = str(da.coords["output"].values[0]) if "output" in da.coords else 0
+        else:
+            outs = [str(v) for v in da.coords["output"].values] if "output" in da.coords else []
+            raise ConfigError(
+                f"{var} has an 'output' dimension: select one with --sel output=NAME "
+                f"({', '.join(outs)})"
+            )
+    if x is not None and x != "input":
+        raise ConfigError(f"--x {x!r} is not allowed for {var}: bars are drawn over 'input'")
+    d = select(ds, var, sel)
+    if d.dims != ("input",):
+        rest = [k for k in d.dims if k != "input"]
+        raise ConfigError(
+            f"{var} has dims {', '.join(d.dims)} left after --sel: select {', '.join(rest)} "
+            "with --sel AXIS=VALUE (bars show one index per input)"
+        )
+    vals = np.asarray(d.values, dtype=np.float64)
+    names = [str(v) for v in d.coords["input"].values] if "input" in d.coords else []
+    if not names:
+        names = [str(i) for i in range(vals.size)]
+    err = None
+    conf = f"{var}_conf"
+    if conf in ds.data_vars:
+        csel = {k: v for k, v in sel.items() if k in ds[conf].dims}
+        err = np.asarray(select(ds, conf, csel).values, dtype=np.float64)
+    order = np.argsort(np.where(np.isfinite(vals), -vals, np.inf), kind="stable")
+    fig, ax = _new_axes(ax)
+    pos = np.arange(vals.size)
+    ax.barh(
+        pos,
+        vals[order],
+        xerr=None if err is None else np.abs(err[order]),
+        color="#4c72b0",
+        ecolor="k",
+        capsize=3,
+    )
+    ax.set_yticks(pos, [names[i] for i in order])
+    ax.invert_yaxis()
+    ax.axvline(0.0, color="0.5", lw=0.8)
+    ax.set_xlabel(_label(d, var))
+    ax.set_ylabel("input (ranked)")
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.set_title(title if title is not None else _title(d, var), fontsize="medium")
+    return fig
+
+
+def save_figure(fig, path: str | Path, dpi: int = DEFAULT_DPI) -> Path:
+    """Save ``fig`` (Agg) at ``dpi``; the format follows the file extension."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    path = Path(path)
+    if not isinstance(dpi, int) or isinstance(dpi, bool) or not 10 <= dpi <= 2400:
+        raise ConfigError(f"--dpi {dpi!r} is not allowed: an integer 10..2400")
+    canvas = FigureCanvasAgg(fig)
+    ext = path.suffix.lower().lstrip(".")
+    formats = canvas.get_supported_filetypes()
+    if ext not in formats:
+        raise ConfigError(
+            f"-o {str(path)!r}: unknown image format {ext or '(none)'!r}; use one of "
+            f"{', '.join(sorted(formats))}"
+        )
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    return path
+
+
+# --- CLI -------------------------------------------------------------------------
+def add_parser(sub) -> None:
+    """Add ``sweep plot`` to the CLI's sub-parsers."""
+    p = sub.add_parser(
+        "plot",
+        help="phase map, line or bar plot of a store variable",
+        description=(
+            "Plot VAR from a store: a phase map with --x and --y (codes categorical, signed "
+            "quantities diverging at 0, boundary overlaid), a line with --x only, ranked bars "
+            "for sensitivity indices (dims output, input). Select other dims with --sel "
+            "AXIS=VALUE (nearest value; units allowed, e.g. ca_i=100nM)."
+        ),
+    )
+    p.add_argument("store", help="zarr store (sweep run / boundary / sensitivity)")
+    p.add_argument("var", help="variable to plot")
+    p.add_argument("--x", metavar="AXIS", help="dimension on the horizontal axis")
+    p.add_argument("--y", metavar="AXIS", help="dimension on the vertical axis (a map)")
+    p.add_argument(
+        "--sel",
+        metavar="AXIS=VALUE",
+        nargs="+",
+        action="extend",
+        default=[],
+        help="select the other dimensions (nearest value)",
+    )
+    p.add_argument("-o", "--out", metavar="FILE.png", help="image file to write (required)")
+    p.add_argument("--dpi", default=str(DEFAULT_DPI), help=f"resolution (default {DEFAULT_DPI})")
+    p.add_argument(
+        "--boundary", metavar="STORE", help="overlay a 'sweep boundary --along' store on a map"
+    )
+    p.add_argument("--title", help="figure title (default: long name and selection)")
+    p.set_defaults(func=cmd_plot)
+
+
+def cmd_plot(args) -> int:
+    """``sweep plot``: returns the exit code; bad input raises :class:`ConfigError`."""
+    if not args.out:
+        raise ConfigError("-o FILE.png is required: the image file to write")
+    try:
+        dpi = int(str(args.dpi))
+    except ValueError:
+        raise ConfigError(f"--dpi {args.dpi!r} is not allowed: an integer 10..2400") from None
+    ds = open_store(args.store)
+    sel = parse_sel(args.sel)
+    bds = open_store(args.boundary) if args.boundary else None
+    if bds is not None and args.y is None:
+        raise ConfigError("--boundary overlays a map: give --x and --y")
+    fig = plot(ds, args.var, x=args.x, y=args.y, sel=sel, boundary=bds, title=args.title)
+    path = save_figure(fig, args.out, dpi)
+    w, h = (int(round(s * dpi)) for s in fig.get_size_inches())
+    print(f"wrote {path} ({w}×{h} px)")
+    return 0
