@@ -327,8 +327,16 @@ def cmd_list(args) -> int:
 
 
 # --- entry point -----------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage dump): ``sweep: error: ...``."""
+
+    def error(self, message: str):  # type: ignore[override]
+        print(f"sweep: error: {message} (see '{self.prog} --help')", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sweep",
         description="Map the thermodynamics and steady states of neuronal ion transporters over "
         "parameter grids (JAX + dask + xarray/zarr).",

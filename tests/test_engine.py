@@ -259,3 +259,12 @@ def test_quickstart_default_runs(tmp_path, capsys):
     vrev = ds["v_rev_ncx"].values
     mode = ds["mode_ncx"].values
     assert np.all(mode[vm < vrev - 0.1] == 1) and np.all(mode[vm > vrev + 0.1] == -1)
+
+
+def test_bad_arguments_are_one_line(capsys):
+    for argv in (["run", "--scheduler"], ["frobnicate"], ["run", "--device", "tpu"]):
+        with pytest.raises(SystemExit) as ei:
+            main(argv)
+        assert ei.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("sweep: error:") and err.count("\n") == 1, err
