@@ -268,3 +268,17 @@ def test_bad_arguments_are_one_line(capsys):
         assert ei.value.code == 2
         err = capsys.readouterr().err
         assert err.startswith("sweep: error:") and err.count("\n") == 1, err
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(1, 7), st.integers(1, 5), st.integers(1, 3))
+def test_any_chunking_gives_identical_values(c_vm, c_na, c_ca):
+    """Property: values do not depend on the block shape (bit for bit)."""
+    ref = evaluate_grid(parse_config(SMALL))
+    got = evaluate_grid(parse_config({**SMALL, "chunks": {"vm": c_vm, "na_i": c_na, "ca_i": c_ca}}))
+    for n in ref.data_vars:
+        np.testing.assert_array_equal(got[n].values, ref[n].values, err_msg=n)
