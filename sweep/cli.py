@@ -351,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Modules that add their own sub-commands (``add_parser(sub)``).
-EXTENSIONS: tuple[str, ...] = ("boundary", "plot")
+EXTENSIONS: tuple[str, ...] = ("boundary", "plot", "sensitivity")
 
 
 def _extension_modules():

@@ -297,7 +297,7 @@ def _client_for(scheduler: str):
             n_workers=n,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # a free port: concurrent clusters never clash
             silence_logs=40,
         )
         return Client(cluster), cluster
@@ -437,9 +437,24 @@ def evaluate_grid(spec: SweepSpec | dict, *, block_bytes: int | None = None):
         )
     else:
         coords = {a.name: (a.name, a.values, coord_attrs(spec, a.name)) for a in spec.axes}
-    return xr.Dataset(
-        {n: (plan.dims, out[n], variable_attrs(spec, n)) for n in spec.outputs}, coords=coords
+    ds = xr.Dataset(
+        {n: (plan.dims, out[n], variable_attrs(spec, n)) for n in spec.outputs},
+        coords=coords,
+        attrs={"title": spec.name, "config": json.dumps(spec.resolved, sort_keys=True)},
     )
+    for r in spec.reduce:  # the same statistics the store's blockwise reductions give
+        v = ds[r.output]
+        for stat in r.stats:
+            if stat in ("min", "max", "mean"):
+                red = getattr(v, stat)(r.over)
+            else:
+                code = -1 if stat in ("fraction_reverse", "fraction_hyperpolarizing") else 1
+                code = 0 if stat == "fraction_equilibrium" else code
+                red = (v == code).mean(r.over)
+            ds[f"{r.output}_{stat}"] = red.astype(np.float64)
+    if not spec.keep_full:
+        ds = ds.drop_vars(list(spec.outputs))
+    return ds
 
 
 def evaluate_points(

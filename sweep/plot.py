@@ -122,7 +122,7 @@ def _sel_value(da, dim: str, text: Any) -> Any:
         return ("index", i)
     coord = da.coords[dim]
     vals = coord.values
-    if vals.dtype.kind in "USO":
+    if vals.dtype.kind in "USOT":
         choices = [str(v) for v in vals]
         if str(text) not in choices:
             raise ConfigError(

@@ -53,6 +53,7 @@ class StoreError(RuntimeError):
     """A store that cannot be used as asked (exists, config mismatch, incomplete)."""
 
 
+@lru_cache(maxsize=1)
 def _versions() -> dict[str, str]:
     out = {}
     for pkg in ("transporter-sweep", "jax", "jaxlib", "numpy", "xarray", "zarr", "dask", "pint"):
