@@ -208,18 +208,21 @@ _RUNNERS: dict[tuple[str, tuple[int, ...]], tuple[Plan, BlockRunner]] = {}
 _WRITERS: dict[tuple[str, str], Any] = {}
 
 
-def _runner_for(raw: dict[str, Any], block_shape: tuple[int, ...]) -> tuple[Plan, BlockRunner]:
-    key = (json.dumps(raw, sort_keys=True), tuple(block_shape))
+def _runner_for(raw: dict[str, Any] | str, block_shape: tuple[int, ...]) -> tuple[Plan, BlockRunner]:
+    text = raw if isinstance(raw, str) else json.dumps(raw)  # key order = axis order
+    key = (text, tuple(block_shape))
     if key not in _RUNNERS:
-        plan = Plan(parse_config(raw), tuple(block_shape))
+        plan = Plan(parse_config(json.loads(text)), tuple(block_shape))
         _RUNNERS[key] = (plan, BlockRunner(plan))
     return _RUNNERS[key]
 
 
-def _writer_for(path: str, plan: Plan):
+def _writer_for(path: str, plan: Plan, token: str):
     from .store import BlockWriter
 
-    key = (path, plan.spec.config_hash)
+    # keyed by the store's creation token: a store overwritten in the same
+    # process is a new store, and chunk copies must never refer to the old one
+    key = (path, plan.spec.config_hash, token)
     if key not in _WRITERS:
         names = plan.spec.outputs if plan.spec.keep_full else ()
         deps = _runner_for(plan.spec.raw, plan.block_shape)[1].dependencies() if names else {}
@@ -228,7 +231,12 @@ def _writer_for(path: str, plan: Plan):
 
 
 def run_block_task(
-    raw: dict[str, Any], block_shape: tuple[int, ...], path: str, block: int, retries: int = 1
+    raw: dict[str, Any] | str,
+    block_shape: tuple[int, ...],
+    path: str,
+    block: int,
+    token: str = "",
+    retries: int = 1,
 ) -> tuple[int, str | None]:
     """Compute and write one block; retried ``retries`` times, then reported, never raised.
 
@@ -250,7 +258,7 @@ def run_block_task(
             plan, runner = _runner_for(raw, block_shape)
             region, values = runner.compute(block)
             partials = block_partials(plan, block, values) if plan.spec.reduce else {}
-            writer = _writer_for(path, plan)
+            writer = _writer_for(path, plan, token)
             write_block(writer, block, region, values if plan.spec.keep_full else {}, partials)
             return block, None
         except Exception as exc:  # reported per block; the sweep goes on
@@ -329,10 +337,13 @@ def execute_blocks(
     import dask
     from dask.callbacks import Callback
 
+    from .store import read_attrs
+
     check_scheduler(scheduler)
-    raw = plan.spec.raw
+    raw = json.dumps(plan.spec.raw)  # a string: dask need not traverse it
     shape = tuple(plan.block_shape)
     spath = str(path)
+    token = str(read_attrs(path).get("store_token", ""))
     results: dict[int, str | None] = {}
 
     def done(b: int, err: str | None) -> None:
@@ -345,7 +356,7 @@ def execute_blocks(
     if scheduler in ("threads", "processes", "synchronous"):
         tasks = [
             dask.delayed(run_block_task, pure=False)(
-                raw, shape, spath, b, dask_key_name=f"block-{b}"
+                raw, shape, spath, b, token, dask_key_name=f"block-{b}"
             )
             for b in blocks
         ]
@@ -375,7 +386,8 @@ def execute_blocks(
                 shape,
                 spath,
                 b,
-                key=f"block-{b}-{plan.spec.config_hash[:8]}",
+                token,
+                key=f"block-{b}-{token[:8] or plan.spec.config_hash[:8]}",
                 pure=False,
             )
             for b in blocks

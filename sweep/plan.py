@@ -59,8 +59,10 @@ def _auto_chunks(shape: tuple[int, ...], bytes_per_point: int, target: int) -> t
     budget = max(1, target // max(1, bytes_per_point))
     chunks = [1] * len(shape)
     for i in reversed(range(len(shape))):
-        chunks[i] = int(min(shape[i], max(1, budget)))
-        budget //= chunks[i]
+        c = int(min(shape[i], max(1, budget)))
+        c = math.ceil(shape[i] / math.ceil(shape[i] / c))  # even blocks, no sliver at the edge
+        chunks[i] = c
+        budget //= c
         if budget < 2:
             break
     # blocks are computed with >= 2 points per axis (see execute.BlockRunner), so a

@@ -25,6 +25,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from importlib import metadata
@@ -167,6 +168,7 @@ def store_attrs(spec: SweepSpec, plan: Plan) -> dict[str, Any]:
         "n_blocks": plan.n_blocks,
         "block_shape": list(plan.block_shape),
         "complete": False,
+        "store_token": uuid.uuid4().hex,
         **_jax_device(),
     }
     rev = _git_revision()

@@ -282,3 +282,16 @@ def test_any_chunking_gives_identical_values(c_vm, c_na, c_ca):
     got = evaluate_grid(parse_config({**SMALL, "chunks": {"vm": c_vm, "na_i": c_na, "ca_i": c_ca}}))
     for n in ref.data_vars:
         np.testing.assert_array_equal(got[n].values, ref[n].values, err_msg=n)
+
+
+def test_rerun_in_same_process_after_overwrite(tmp_path):
+    """A worker's caches must not outlive the store they were made for."""
+    data = {**SMALL, "chunks": {"vm": 2}}  # repeated chunks along vm are copied, not re-encoded
+    cfg, store = write_cfg(tmp_path, data)
+    spec = load_spec(cfg)
+    run(spec, progress=False)
+    first = xr.open_zarr(store).load()
+    for _ in range(2):
+        run(spec, overwrite=True, progress=False)
+        assert_identical(first, xr.open_zarr(store).load())
+    assert not np.isnan(first["v_rev_ncx"].values).any()
