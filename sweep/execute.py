@@ -208,7 +208,9 @@ _RUNNERS: dict[tuple[str, tuple[int, ...]], tuple[Plan, BlockRunner]] = {}
 _WRITERS: dict[tuple[str, str], Any] = {}
 
 
-def _runner_for(raw: dict[str, Any] | str, block_shape: tuple[int, ...]) -> tuple[Plan, BlockRunner]:
+def _runner_for(
+    raw: dict[str, Any] | str, block_shape: tuple[int, ...]
+) -> tuple[Plan, BlockRunner]:
     text = raw if isinstance(raw, str) else json.dumps(raw)  # key order = axis order
     key = (text, tuple(block_shape))
     if key not in _RUNNERS:

@@ -321,23 +321,42 @@ class BlockWriter:
             if plan is not None
             else None
         )
+        fresh: dict[str, np.ndarray] = {}
         for name, v in values.items():
             dep = self.deps.get(name)
             if coords is None or dep is None or len(dep) == len(coords):
-                self.arrays[name][region] = v
+                fresh[name] = v
                 continue
             shape = tuple(s.stop - s.start for s in region)
             key = (name, tuple(coords[i] for i in dep), shape)
             src = self._written.get(key)
             dst = self._chunk_file(name, coords)
             if src is None:
-                self.arrays[name][region] = v
+                fresh[name] = v
                 self._written[key] = dst
             elif src.exists():
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, dst)
             else:  # an all-fill chunk is not stored by zarr: neither is its repeat
                 dst.unlink(missing_ok=True)
+        self._write_concurrently(region, fresh)
+
+    def _write_concurrently(self, region: tuple[slice, ...], values: Mapping[str, np.ndarray]):
+        """All arrays of one block in one trip to zarr's event loop (encodes overlap)."""
+        if len(values) <= 1:
+            for name, v in values.items():
+                self.arrays[name][region] = v
+            return
+        import asyncio
+
+        from zarr.core.sync import sync
+
+        async def _all():
+            await asyncio.gather(
+                *(self.arrays[n].async_array.setitem(region, v) for n, v in values.items())
+            )
+
+        sync(_all())
 
     def write_partials(self, partials: Mapping[str, tuple[tuple[slice, ...], np.ndarray]]) -> None:
         if not partials:
