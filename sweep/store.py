@@ -322,6 +322,7 @@ class BlockWriter:
             else None
         )
         fresh: dict[str, np.ndarray] = {}
+        encoded: dict[tuple, Path] = {}
         for name, v in values.items():
             dep = self.deps.get(name)
             if coords is None or dep is None or len(dep) == len(coords):
@@ -333,13 +334,15 @@ class BlockWriter:
             dst = self._chunk_file(name, coords)
             if src is None:
                 fresh[name] = v
-                self._written[key] = dst
+                encoded[key] = dst
             elif src.exists():
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, dst)
             else:  # an all-fill chunk is not stored by zarr: neither is its repeat
                 dst.unlink(missing_ok=True)
         self._write_concurrently(region, fresh)
+        # only now may other blocks (other threads) copy these chunks
+        self._written.update(encoded)
 
     def _write_concurrently(self, region: tuple[slice, ...], values: Mapping[str, np.ndarray]):
         """All arrays of one block in one trip to zarr's event loop (encodes overlap)."""
