@@ -97,6 +97,51 @@ def _pad(values: np.ndarray, length: int) -> np.ndarray:
     return np.concatenate([values, np.repeat(values[-1:], length - values.shape[0])])
 
 
+def batch_over_axes(point: Callable, n_axes: int, *, sampled: bool = False) -> Callable:
+    """Batch a scalar point function: one ``vmap`` per grid axis, or one flat ``vmap``.
+
+    Nested (outermost = first axis), every operation is batched only over the
+    axes its inputs depend on. For a sampled design all inputs share one axis.
+    """
+    import jax
+
+    if sampled:
+        return jax.vmap(point)
+    fn = point
+    for i in reversed(range(n_axes)):
+        fn = jax.vmap(fn, in_axes=tuple(0 if j == i else None for j in range(n_axes)))
+    return fn
+
+
+def compute_shape(plan: Plan) -> tuple[int, ...]:
+    """The fixed shape every block of ``plan`` is computed at (edge blocks are padded).
+
+    XLA simplifies size-1 dimensions differently (it may reassociate sums of
+    broadcasts), which changes the last bit of some outputs; computing with at
+    least 2 points per axis keeps results bit-identical whatever the chunking.
+    """
+    return tuple(
+        max(c, 2) if n >= 2 else c for c, n in zip(plan.block_shape, plan.shape, strict=True)
+    )
+
+
+def block_inputs(
+    plan: Plan, block: int, shape: tuple[int, ...]
+) -> tuple[list[np.ndarray], tuple[slice, ...]]:
+    """Axis values of ``block`` padded to ``shape`` in the sweep's dtype, and its region."""
+    spec = plan.spec
+    region = plan.block_slices(block)
+    dt = spec.dtype
+    if spec.design:
+        (s,) = region
+        return [_pad(plan.coords[a][s], shape[0]).astype(dt) for a in spec.axis_names], region
+    xs = [
+        _pad(plan.coords[a][s], c).astype(dt)
+        for a, s, c in zip(spec.axis_names, region, shape, strict=True)
+    ]
+    return xs, region
+
+
 class BlockRunner:
     """Compute the outputs of any block of a plan with one compiled function."""
 
@@ -121,24 +166,10 @@ class BlockRunner:
             r = reg.evaluate(p, names)
             return tuple(jnp.asarray(r[n]).astype(dtypes[n]) for n in names)
 
-        if spec.design:
-            fn = jax.vmap(point)
-        else:
-            fn = point
-            k = len(axis_names)
-            for i in reversed(range(k)):
-                in_axes = tuple(0 if j == i else None for j in range(k))
-                fn = jax.vmap(fn, in_axes=in_axes)
         self._point = point
-        self._fn = jax.jit(fn)
+        self._fn = jax.jit(batch_over_axes(point, len(axis_names), sampled=bool(spec.design)))
         self.compile_seconds = 0.0
-        # XLA simplifies size-1 dimensions differently (it may reassociate sums of
-        # broadcasts), which changes the last bit of some outputs. Computing every
-        # block with at least 2 points per axis keeps results bit-identical
-        # whatever the chunking; the extra padded values are discarded.
-        self.compute_shape = tuple(
-            max(c, 2) if n >= 2 else c for c, n in zip(plan.block_shape, plan.shape, strict=True)
-        )
+        self.compute_shape = compute_shape(plan)
 
     def dependencies(self) -> dict[str, tuple[int, ...]]:
         """For each output, the axes (by position) its value can depend on.
@@ -170,25 +201,9 @@ class BlockRunner:
             n: tuple(sorted(of(v))) for n, v in zip(self.names, closed.jaxpr.outvars, strict=True)
         }
 
-    def _axis_inputs(self, block: int) -> tuple[list[np.ndarray], tuple[slice, ...]]:
-        plan = self.plan
-        spec = plan.spec
-        region = plan.block_slices(block)
-        dt = spec.dtype
-        if spec.design:
-            (s,) = region
-            n = self.compute_shape[0]
-            xs = [_pad(plan.coords[a][s], n).astype(dt) for a in spec.axis_names]
-        else:
-            xs = [
-                _pad(plan.coords[a][s], c).astype(dt)
-                for a, s, c in zip(spec.axis_names, region, self.compute_shape, strict=True)
-            ]
-        return xs, region
-
     def compute(self, block: int) -> tuple[tuple[slice, ...], dict[str, np.ndarray]]:
         """Outputs of ``block`` (numpy, sliced to the block's region) and the region."""
-        xs, region = self._axis_inputs(block)
+        xs, region = block_inputs(self.plan, block, self.compute_shape)
         t0 = time.perf_counter()
         outs = self._fn(*xs)
         outs = [np.asarray(o) for o in outs]
@@ -292,7 +307,8 @@ class RunResult:
         return self.points / self.seconds if self.seconds > 0 else float("nan")
 
 
-def _client_for(scheduler: str):
+def client_for(scheduler: str):
+    """A distributed ``Client`` (and the LocalCluster it owns, if any) for ``local:N`` / ``tcp://``."""
     from distributed import Client, LocalCluster
 
     if scheduler.startswith("local:"):
@@ -379,7 +395,7 @@ def execute_blocks(
         return results
     from distributed import as_completed
 
-    client, cluster = _client_for(scheduler)
+    client, cluster = client_for(scheduler)
     try:
         futures = [
             client.submit(

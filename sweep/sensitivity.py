@@ -153,13 +153,6 @@ def _scheduler_check(scheduler: str) -> None:
     check_scheduler(scheduler)
 
 
-def _pad(values: np.ndarray, length: int) -> np.ndarray:
-    """Pad with the last value to ``length`` (one block shape: one compile)."""
-    if values.shape[0] == length:
-        return values
-    return np.concatenate([values, np.repeat(values[-1:], length - values.shape[0])])
-
-
 def _run_tasks(fn: Callable[..., Any], arglist: Sequence[tuple], scheduler: str) -> list[Any]:
     """Run ``fn(*args)`` for every args tuple with a dask scheduler; results in order."""
     import dask
@@ -176,9 +169,9 @@ def _run_tasks(fn: Callable[..., Any], arglist: Sequence[tuple], scheduler: str)
         if scheduler == "processes":
             kwargs["num_workers"] = os.cpu_count()
         return list(dask.compute(*tasks, **kwargs))
-    from .execute import _client_for
+    from .execute import client_for
 
-    client, cluster = _client_for(scheduler)
+    client, cluster = client_for(scheduler)
     try:
         futures = [client.submit(fn, *args, pure=False) for args in arglist]
         return client.gather(futures)
@@ -285,7 +278,7 @@ class _LocalRunner:
         import jax
         import jax.numpy as jnp
 
-        from .execute import configure_jax
+        from .execute import batch_over_axes, compute_shape, configure_jax
         from .plan import Plan
         from .spec import parse_config
 
@@ -329,36 +322,15 @@ class _LocalRunner:
             scale_out = jnp.where(out_log, 1.0 / y, jnp.ones_like(y))
             return dy * scale_out[:, None] * scale_in[None, :], aux
 
-        if spec.design:
-            fn = jax.vmap(point)
-        else:
-            fn = point
-            k = len(axis_names)
-            for i in reversed(range(k)):
-                fn = jax.vmap(fn, in_axes=tuple(0 if j == i else None for j in range(k)))
-        self._fn = jax.jit(fn)
-        # at least 2 points per axis per call, as the engine (bit-identical results
-        # whatever the chunking; see execute.BlockRunner)
-        self.compute_shape = tuple(
-            max(c, 2) if n >= 2 else c
-            for c, n in zip(self.plan.block_shape, self.plan.shape, strict=True)
-        )
+        self._fn = jax.jit(batch_over_axes(point, len(axis_names), sampled=bool(spec.design)))
+        self.compute_shape = compute_shape(self.plan)
 
     def compute(self, block: int) -> tuple[tuple[slice, ...], dict[str, np.ndarray]]:
         """``sens_<o>`` (wrt first) and the outputs' values on ``block``'s region."""
+        from .execute import block_inputs
+
         plan = self.plan
-        spec = plan.spec
-        region = plan.block_slices(block)
-        dt = spec.dtype
-        if spec.design:
-            (s,) = region
-            n = self.compute_shape[0]
-            xs = [_pad(plan.coords[a][s], n).astype(dt) for a in spec.axis_names]
-        else:
-            xs = [
-                _pad(plan.coords[a][s], c).astype(dt)
-                for a, s, c in zip(spec.axis_names, region, self.compute_shape, strict=True)
-            ]
+        xs, region = block_inputs(plan, block, self.compute_shape)
         dy, aux = self._fn(*xs)
         dy = np.asarray(dy)
         trim = tuple(slice(0, s.stop - s.start) for s in region)
