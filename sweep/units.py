@@ -54,6 +54,8 @@ def parse_quantity(key: str, value: object, unit: str) -> float:
                 f"{key} = {value!r} has no unit: write it with a unit, e.g. '{value} {unit}'"
             )
         return num
+    if u == unit:  # already in the stored unit: nothing to convert (and no pint to load)
+        return num
     import pint
 
     try:
@@ -72,7 +74,10 @@ def parse_quantity(key: str, value: object, unit: str) -> float:
         ) from None
     except Exception as exc:  # pint raises several parse errors
         raise ValueError(f"{key} = {value!r} could not be read as a quantity ({exc})") from None
-    return float(out)
+    # unit factors such as 1e-6/1e-3 leave a last-bit error ("100 nM" ->
+    # 1.0000000000000002e-4 mM); config values are decimals, so round to the
+    # 15 significant digits a double holds exactly
+    return float(f"{float(out):.15g}")
 
 
 def _expect(unit: str) -> str:

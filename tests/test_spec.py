@@ -216,3 +216,14 @@ def test_shipped_configs_validate():
     for path in sorted(Path(__file__).parent.parent.glob("configs/*.yaml")):
         spec = load_spec(path)
         assert spec.n_points > 0, path
+
+
+def test_unit_conversion_gives_the_intended_decimal():
+    from sweep.units import parse_quantity
+
+    # pint's factors leave last-bit errors; a config's decimal must come back exactly
+    assert parse_quantity("x", "100 nM", "mM") == 1e-4
+    assert parse_quantity("x", "1 uM", "mM") == 1e-3
+    assert parse_quantity("x", "0.145 M", "mM") == 145.0
+    assert parse_quantity("x", "-0.07 V", "mV") == -70.0
+    assert parse_quantity("x", "145 mM", "mM") == 145.0
