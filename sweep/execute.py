@@ -461,7 +461,7 @@ def evaluate_grid(spec: SweepSpec | dict, *, block_bytes: int | None = None):
         for n, v in vals.items():
             out[n][region] = v
     if spec.design:
-        coords = {"sample": np.arange(spec.design.n)}
+        coords = {"sample": np.arange(spec.n_points)}
         coords.update(
             {a: ("sample", plan.coords[a], coord_attrs(spec, a)) for a in spec.axis_names}
         )

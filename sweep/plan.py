@@ -30,10 +30,21 @@ def sample_design(spec: SweepSpec) -> dict[str, np.ndarray]:
     Uniform in [start, stop] for linear axes and log-uniform for log axes;
     reproducible from ``design.seed`` (scipy.stats.qmc).
     """
-    from scipy.stats import qmc
-
     d = spec.design
     assert d is not None
+    if d.method in ("saltelli", "morris"):
+        # the very rows `sweep sensitivity --global` analyses (same sampler, same seed)
+        from .sensitivity import global_problem, sample
+
+        problem = global_problem(spec)
+        method = "sobol" if d.method == "saltelli" else "morris"
+        X = sample(
+            problem, method, d.n, seed=d.seed, second_order=d.second_order, num_levels=d.levels
+        )
+        phys = problem.to_physical(X)
+        return {name: phys[:, j] for j, name in enumerate(problem.names)}
+    from scipy.stats import qmc
+
     k = len(spec.axes)
     if d.method == "sobol":
         with warnings.catch_warnings():

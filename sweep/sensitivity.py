@@ -521,7 +521,7 @@ def local_sensitivity(
         "wrt_scale": ("wrt", _text(wrt_scale), {"long_name": "X = ln x (log) or x (linear)"}),
     }
     if spec.design:
-        coords["sample"] = np.arange(spec.design.n)
+        coords["sample"] = np.arange(spec.n_points)
         for a in spec.axis_names:
             coords[a] = ("sample", plan.coords[a], coord_attrs(spec, a))
     else:
@@ -1193,6 +1193,9 @@ def global_sensitivity(
     num_levels: int = MORRIS_LEVELS,
     store: str | Path | None = None,
     overwrite: bool = False,
+    samples_store: str | Path | None = None,
+    resume: bool = False,
+    progress: bool | None = None,
 ) -> Any:
     """Global sensitivity indices of a sweep's outputs over its axes' ranges.
 
@@ -1222,7 +1225,17 @@ def global_sensitivity(
     store : path, optional
         Also write the dataset as a zarr (format 3) store.
     overwrite : bool
-        Replace an existing store.
+        Replace an existing store (and samples store).
+    samples_store : path, optional
+        Evaluate through the engine into this sweep store (a ``saltelli`` or
+        ``morris`` design: blocks, manifest, any scheduler), so an interrupted
+        analysis can be completed with ``resume``; the indices are then
+        computed from the stored outputs. Default with ``resume``:
+        ``results/<name>.<method>-samples.zarr``.
+    resume : bool
+        Complete an interrupted samples store instead of starting again.
+    progress : bool, optional
+        Progress bar of the samples run (default: only on a terminal).
 
     Returns
     -------
@@ -1251,7 +1264,23 @@ def global_sensitivity(
         _check_store_path(Path(store), overwrite)
     problem = global_problem(spec)
     X = sample(problem, method, n, seed=seed, second_order=second_order, num_levels=num_levels)
-    values = evaluate(spec, problem, X, outputs=outs, scheduler=scheduler)
+    if samples_store is not None or resume:
+        values = _evaluate_resumable(
+            spec,
+            outs,
+            method,
+            n,
+            seed,
+            second_order,
+            num_levels,
+            samples_store,
+            resume=resume,
+            overwrite=overwrite,
+            scheduler=scheduler,
+            progress=progress,
+        )
+    else:
+        values = evaluate(spec, problem, X, outputs=outs, scheduler=scheduler)
     reg = spec.registry
     status = {}
     for o in outs:
@@ -1290,6 +1319,89 @@ def global_sensitivity(
     if store is not None:
         write_dataset(ds, store, overwrite=overwrite)
     return ds
+
+
+def default_samples_store(spec: SweepSpec, method: str) -> str:
+    """``results/<name>.<method>-samples.zarr``: where resumable global runs keep outputs."""
+    return str(Path(spec.store).with_name(f"{spec.name}.{method}-samples.zarr"))
+
+
+def samples_config(
+    spec: SweepSpec,
+    outputs: Sequence[str],
+    method: str,
+    n: int,
+    seed: int,
+    second_order: bool,
+    num_levels: int,
+    store: str | Path,
+) -> dict[str, Any]:
+    """The sweep config whose design is exactly this analysis' sample rows."""
+    raw = {
+        k: v
+        for k, v in spec.raw.items()
+        if k not in ("design", "reduce", "keep_full", "chunks", "store", "outputs", "axes")
+    }
+    raw["axes"] = {}
+    for name, body in spec.raw["axes"].items():
+        if not isinstance(body, Mapping) or "values" in body:
+            raise ConfigError(
+                f"axes.{name} has explicit values: global sensitivity needs a range "
+                "(start and stop; spacing log for log-uniform)"
+            )
+        raw["axes"][name] = {k: v for k, v in body.items() if k != "num"}
+    raw["outputs"] = list(outputs)
+    raw["store"] = str(store)
+    raw["chunks"] = {"sample": int(GLOBAL_CHUNK)}
+    raw["design"] = {
+        "method": "saltelli" if method == "sobol" else "morris",
+        "n": int(n),
+        "seed": int(seed),
+        "second_order": bool(second_order),
+        "levels": int(num_levels),
+    }
+    return raw
+
+
+def _evaluate_resumable(
+    spec: SweepSpec,
+    outs: Sequence[str],
+    method: str,
+    n: int,
+    seed: int,
+    second_order: bool,
+    num_levels: int,
+    samples_store: str | Path | None,
+    *,
+    resume: bool,
+    overwrite: bool,
+    scheduler: str,
+    progress: bool | None,
+) -> dict[str, np.ndarray]:
+    """Run the sample rows as a sweep store (resumable), then read the outputs back."""
+    import zarr
+
+    from .driver import run
+    from .spec import parse_config
+
+    path = Path(samples_store or default_samples_store(spec, method))
+    sspec = parse_config(
+        samples_config(spec, outs, method, n, seed, second_order, num_levels, path)
+    )
+    res = run(
+        sspec,
+        resume=resume,
+        overwrite=overwrite and not resume,
+        scheduler=scheduler,
+        progress=progress,
+    )
+    if not res.complete:
+        raise ConfigError(
+            f"{len(res.failed)} block(s) of the samples store {str(path)!r} failed: "
+            "complete it with --resume"
+        )
+    group = zarr.open_group(str(path), mode="r")
+    return {name: np.asarray(group[name][...]) for name in sspec.outputs}
 
 
 def ranked_table(ds: Any) -> str:
@@ -1380,6 +1492,17 @@ def add_parser(sub) -> None:
     p.add_argument("--store", help="store path (default results/<name>.sensitivity.zarr)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
     p.add_argument(
+        "--samples-store",
+        metavar="PATH",
+        help="--global: evaluate through a resumable sweep store at PATH "
+        "(default with --resume: results/<name>.<method>-samples.zarr)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="--global: complete an interrupted samples store, then analyse",
+    )
+    p.add_argument(
         "--scheduler",
         default="threads",
         help="threads (default) | processes | synchronous | local:N | tcp://HOST:PORT",
@@ -1413,6 +1536,8 @@ def cmd_sensitivity(args) -> int:
             ("--seed", args.seed is not None),
             ("--second-order", args.second_order),
             ("--resamples", args.resamples is not None),
+            ("--samples-store", args.samples_store is not None),
+            ("--resume", args.resume),
         ):
             if given:
                 raise ConfigError(f"{flag} applies to --global, not to --local")
@@ -1422,7 +1547,7 @@ def cmd_sensitivity(args) -> int:
             raise ConfigError("--wrt applies to --local; --global uses every axis as an input")
     spec = load_spec(args.config)
     path = Path(args.store or default_store(spec))
-    if path.exists() and not args.overwrite:
+    if path.exists() and not (args.overwrite or args.resume):
         raise StoreError(f"store {str(path)!r} already exists: use --overwrite to replace it")
     _scheduler_check(args.scheduler)
     if args.local:
@@ -1449,7 +1574,9 @@ def cmd_sensitivity(args) -> int:
             scheduler=args.scheduler,
             num_resamples=resamples,
             store=path,
-            overwrite=args.overwrite,
+            overwrite=args.overwrite or args.resume,
+            samples_store=args.samples_store,
+            resume=args.resume,
         )
         print(ranked_table(ds))
     print(f"store     {path}: open with xarray.open_zarr({str(path)!r})")

@@ -51,7 +51,7 @@ TOP_KEYS = (
     "design",
 )
 AXIS_KEYS = ("start", "stop", "num", "spacing", "values")
-DESIGN_METHODS = ("grid", "sobol", "lhs", "random")
+DESIGN_METHODS = ("grid", "sobol", "lhs", "random", "saltelli", "morris")
 PRECISIONS = ("float32", "float64")
 MODE_STATS = ("fraction_forward", "fraction_reverse", "fraction_equilibrium")
 POLARITY_STATS = ("fraction_depolarizing", "fraction_hyperpolarizing")
@@ -87,11 +87,27 @@ class Axis:
 
 @dataclass(frozen=True)
 class Design:
-    """A sampled design (instead of the full grid)."""
+    """A sampled design (instead of the full grid).
+
+    ``sobol | lhs | random``: ``n`` points. ``saltelli | morris``: the sample
+    matrices of SALib's Sobol' (Saltelli) and Morris analyses, ``n`` base
+    samples / trajectories (rows: n·(k + 2), n·(2k + 2) with ``second_order``,
+    n·(k + 1) for Morris); ``sweep sensitivity --global`` runs these.
+    """
 
     method: str
     n: int
     seed: int
+    second_order: bool = False
+    levels: int = 4
+
+    def size(self, k: int) -> int:
+        """Number of sample rows for ``k`` inputs."""
+        if self.method == "saltelli":
+            return self.n * (2 * k + 2 if self.second_order else k + 2)
+        if self.method == "morris":
+            return self.n * (k + 1)
+        return self.n
 
 
 @dataclass(frozen=True)
@@ -151,7 +167,9 @@ class SweepSpec:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return (self.design.n,) if self.design else tuple(a.size for a in self.axes)
+        if self.design:
+            return (self.design.size(len(self.axes)),)
+        return tuple(a.size for a in self.axes)
 
     @property
     def n_points(self) -> int:
@@ -405,9 +423,10 @@ def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
     if draw is not None:
         if not isinstance(draw, Mapping):
             raise ConfigError(f"design = {draw!r} is not allowed: use {{method, n, seed}}")
+        design_keys = ("method", "n", "seed", "second_order", "levels")
         for k in draw:
-            if k not in ("method", "n", "seed"):
-                raise _unknown(k, "in design: ", ("method", "n", "seed"))
+            if k not in design_keys:
+                raise _unknown(k, "in design: ", design_keys)
         method = draw.get("method", "grid")
         if method not in DESIGN_METHODS:
             raise ConfigError(
@@ -421,7 +440,20 @@ def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
             seed = draw.get("seed", 0)
             if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
                 raise ConfigError(f"design.seed = {seed!r} is not allowed: must be an integer >= 0")
-            design = Design(method, n, seed)
+            second_order = draw.get("second_order", False)
+            if not isinstance(second_order, bool) or (second_order and method != "saltelli"):
+                raise ConfigError(
+                    f"design.second_order = {second_order!r} is not allowed: true/false, "
+                    "and only with method saltelli"
+                )
+            levels = draw.get("levels", 4)
+            if isinstance(levels, bool) or not isinstance(levels, int) or levels < 2:
+                raise ConfigError(f"design.levels = {levels!r} is not allowed: an integer >= 2")
+            if method == "saltelli" and n & (n - 1):
+                raise ConfigError(
+                    f"design.n = {n} is not allowed for saltelli: base samples must be a power of 2"
+                )
+            design = Design(method, n, seed, second_order, levels)
 
     axes_raw = data.get("axes") or {}
     if not isinstance(axes_raw, Mapping) or not axes_raw:
@@ -516,7 +548,15 @@ def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
         ],
         "keep_full": keep_full,
         "design": (
-            {"method": design.method, "n": design.n, "seed": design.seed} if design else None
+            {
+                "method": design.method,
+                "n": design.n,
+                "seed": design.seed,
+                "second_order": design.second_order,
+                "levels": design.levels,
+            }
+            if design
+            else None
         ),
     }
     return SweepSpec(

@@ -136,7 +136,7 @@ def _write_template(path: Path, plan: Plan) -> None:
 
     extra: dict[str, str] = {}
     if spec.design:
-        n = spec.design.n
+        n = spec.n_points
         array("sample", np.arange(n, dtype=np.int64), "int64", (n,), ("sample",), {}, 0)
         for a in spec.axes:
             vals = np.asarray(plan.coords[a.name], dtype=np.float64)

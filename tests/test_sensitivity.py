@@ -438,3 +438,23 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, extra, message):
     assert rc == 2
     assert message in _one_line(capsys.readouterr().err)
     assert not store.exists()
+
+
+def test_global_resumes_an_interrupted_samples_store(tmp_path, monkeypatch, capsys):
+    """--global through a samples store: a failed block is completed by --resume."""
+    import sweep.sensitivity as sens
+    from sweep.cli import main
+
+    monkeypatch.setattr(sens, "GLOBAL_CHUNK", 1000)  # several blocks for 256·(4+2) rows
+    cfg = str(Path(__file__).resolve().parent.parent / "configs" / "sensitivity_kcc2.yaml")
+    samples, out = str(tmp_path / "s.zarr"), str(tmp_path / "idx.zarr")
+    argv = ["sensitivity", cfg, "--global", "sobol", "--n", "256", "--store", out]
+    monkeypatch.setenv("SWEEP_FAIL_BLOCKS", "1")
+    assert main([*argv, "--samples-store", samples]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["status", samples]) == 3
+    monkeypatch.delenv("SWEEP_FAIL_BLOCKS")
+    assert main([*argv, "--samples-store", samples, "--resume"]) == 0
+    resumed = xr.open_zarr(out).load()
+    ref = sens.global_sensitivity(cfg, "sobol", 256, 0)
+    np.testing.assert_array_equal(resumed["ST"].values, ref["ST"].values)

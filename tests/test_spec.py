@@ -122,6 +122,20 @@ def test_fraction_out_of_range():
         (cfg(design={"method": "sobol", "n": 8}), ["axes.vm.num is not allowed"]),
         (cfg(keep_full=False), ["keep_full = false needs"]),
         (
+            cfg(
+                axes={"vm": {"start": "-90 mV", "stop": "0 mV"}},
+                design={"method": "saltelli", "n": 100},
+            ),
+            ["design.n = 100", "power of 2"],
+        ),
+        (
+            cfg(
+                axes={"vm": {"start": "-90 mV", "stop": "0 mV"}},
+                design={"method": "lhs", "n": 8, "second_order": True},
+            ),
+            ["design.second_order", "saltelli"],
+        ),
+        (
             cfg(reduce=[{"output": "dG_ncx", "stats": ["fraction_forward"], "over": ["vm"]}]),
             ["reduce[0].stats", "fraction_forward"],
         ),
