@@ -310,6 +310,7 @@ class BlockWriter:
         self.plan = plan
         self.deps = dict(dependencies or {})
         self._written: dict[tuple, Path] = {}
+        self._encoders = {n: _direct_encoder(a) for n, a in self.arrays.items()}
 
     def _chunk_file(self, name: str, coords: tuple[int, ...]) -> Path:
         return self.path / name / self.arrays[name].metadata.encode_chunk_key(coords)
@@ -345,7 +346,33 @@ class BlockWriter:
         self._written.update(encoded)
 
     def _write_concurrently(self, region: tuple[slice, ...], values: Mapping[str, np.ndarray]):
-        """All arrays of one block in one trip to zarr's event loop (encodes overlap)."""
+        """Encode and write one block's chunks.
+
+        Arrays whose codecs are the plain ``bytes + zstd`` pipeline are encoded
+        here (numcodecs releases the GIL, so worker threads encode in parallel)
+        and written as chunk files, byte-identical to what zarr writes; the rest
+        go through zarr in one trip to its event loop.
+        """
+        plan = self.plan
+        if plan is not None:
+            coords = tuple(s.start // c for s, c in zip(region, plan.block_shape, strict=True))
+            rest = {}
+            for name, v in values.items():
+                enc = self._encoders.get(name)
+                if enc is None:
+                    rest[name] = v
+                    continue
+                codec, fill = enc
+                if v.shape != tuple(plan.block_shape):  # edge chunk: zarr stores it whole
+                    full = np.full(plan.block_shape, fill, dtype=v.dtype)
+                    full[tuple(slice(0, n) for n in v.shape)] = v
+                    v = full
+                dst = self._chunk_file(name, coords)
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                dst.write_bytes(
+                    codec.encode(np.ascontiguousarray(v, dtype=v.dtype.newbyteorder("<")))
+                )
+            values = rest
         if len(values) <= 1:
             for name, v in values.items():
                 self.arrays[name][region] = v
@@ -370,6 +397,28 @@ class BlockWriter:
             self._partials = zarr.open_group(str(self.path / "_partials"), mode="r+")
         for name, (region, v) in partials.items():
             self._partials[name][region] = v
+
+
+def _direct_encoder(array) -> tuple[Any, Any] | None:
+    """(numcodecs codec, fill value) when ``array`` uses exactly bytes(little) + zstd, else None."""
+    try:
+        import numcodecs
+        from zarr.codecs import BytesCodec, ZstdCodec
+
+        meta = array.metadata
+        codecs = tuple(meta.codecs)
+        if (
+            len(codecs) != 2
+            or not isinstance(codecs[0], BytesCodec)
+            or (codecs[0].endian is not None and codecs[0].endian.value != "little")
+            or not isinstance(codecs[1], ZstdCodec)
+            or meta.chunk_key_encoding.to_dict().get("name") != "default"
+        ):
+            return None
+        fill = np.asarray(meta.fill_value, dtype=array.dtype)
+        return numcodecs.Zstd(level=codecs[1].level, checksum=codecs[1].checksum), fill
+    except Exception:  # any surprise: let zarr write it
+        return None
 
 
 def write_block(
