@@ -22,32 +22,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import statistics
 import time
 from pathlib import Path
 
 import numpy as np
+from _machine import machine  # noqa: E402  (benchmarks/ is on sys.path when run)
 
 HERE = Path(__file__).resolve().parent
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import jax
-
-    dev = jax.devices()[0]
-    return (
-        f"{os.cpu_count()} cores, {cpu}, JAX {jax.__version__} on {dev.platform}:{dev.device_kind}"
-    )
 
 
 def spec_for(output: str, n: int, third: str):

@@ -30,7 +30,6 @@ import concurrent.futures as cf
 import datetime as dt
 import math
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -41,6 +40,7 @@ jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+from _machine import machine  # noqa: E402  (benchmarks/ is on sys.path when run)
 from scipy.optimize import brentq  # noqa: E402
 
 from kernels import REGISTRY  # noqa: E402
@@ -48,21 +48,6 @@ from kernels.constants import F, R  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 OUTPUTS = REGISTRY.resolve_outputs(["ca_i_ss"])  # + status, residual
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    dev = jax.devices()[0]
-    return (
-        f"{os.cpu_count()} cores, {cpu}, JAX {jax.__version__} on {dev.platform}:{dev.device_kind}"
-    )
 
 
 def grid(n: int) -> tuple[np.ndarray, np.ndarray]:

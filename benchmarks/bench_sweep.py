@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -30,25 +29,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from _machine import machine  # benchmarks/ is on sys.path when a script runs
+
 HERE = Path(__file__).resolve().parent
 OUTPUTS = ["dG_ncx", "v_rev_ncx", "mode_ncx", "dG_nkcc1", "dG_kcc2"]
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import jax
-
-    dev = jax.devices()[0]
-    return (
-        f"{os.cpu_count()} cores, {cpu}, JAX {jax.__version__} on {dev.platform}:{dev.device_kind}"
-    )
 
 
 def grid_sizes(points: float) -> tuple[int, int, int, int]:
