@@ -37,3 +37,16 @@ def test_ruff_clean():
     assert check.returncode == 0, check.stdout[-3000:]
     fmt = subprocess.run([*ruff, "format", "--check", str(ROOT)], capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stdout[-3000:]
+
+
+def test_readme_python_example_runs(tmp_path):
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    (tmp_path / "configs").symlink_to(ROOT / "configs")
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert (tmp_path / "st.png").stat().st_size > 0
