@@ -50,3 +50,14 @@ def test_readme_python_example_runs(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / "st.png").stat().st_size > 0
+
+
+def test_readme_config_example_is_valid():
+    import re
+
+    from sweep.spec import parse_config, parse_yaml
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(.*?)```", text, re.S).group(1)
+    spec = parse_config(parse_yaml(block))
+    assert spec.shape == (181, 64, 3)
