@@ -1,6 +1,6 @@
 """Dense-grid throughput: `sweep run` versus hand-written numpy + xarray.to_zarr.
 
-The work (design/benchmarks.md, baseline 1): a 4-D float32 grid
+The work (the benchmark plan in benchmarks/RESULTS.md, baseline 1): a 4-D float32 grid
 (vm × na_i × k_o × cl_i) with five outputs (dG_ncx, v_rev_ncx, mode_ncx,
 dG_nkcc1, dG_kcc2) written to a zarr store. Each contender runs in its own
 process (peak RSS = that process's ru_maxrss), after a warm-up run, and the

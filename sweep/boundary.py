@@ -1,6 +1,6 @@
 """Mode-boundary mapping: where an output crosses a level, and where a mode map changes.
 
-Two methods, one command (``sweep boundary``, contract: design/config.md):
+Two methods, one command (``sweep boundary``, contract: docs/config.md):
 
 ``--along AXIS`` (continuous outputs)
     For every point of the other axes, every crossing of ``output = level``

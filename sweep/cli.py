@@ -1,4 +1,4 @@
-"""``sweep``: the command line (contract: design/config.md, "CLI").
+"""``sweep``: the command line (contract: docs/config.md, "CLI").
 
 Every command validates before it computes; bad configs or arguments exit with
 status 2 and one line on stderr (``SWEEP_DEBUG=1`` shows tracebacks of

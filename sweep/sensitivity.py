@@ -1,6 +1,6 @@
 """Sensitivity analysis: local elasticities by autodiff, global indices with SALib.
 
-Two questions, one command (``sweep sensitivity``, contract: design/config.md):
+Two questions, one command (``sweep sensitivity``, contract: docs/config.md):
 
 Local (``--local --wrt IN1,IN2``)
     At every point of the config's grid (or sampled design), the derivative of

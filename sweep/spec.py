@@ -2,7 +2,7 @@
 
 Everything a user can get wrong is caught here, before any compute or any file
 is written, with a one-line :class:`ConfigError` naming the key, the value and
-what is allowed. The contract is ``design/config.md`` (config version 1).
+what is allowed. The contract is ``docs/config.md`` (config version 1).
 """
 
 from __future__ import annotations

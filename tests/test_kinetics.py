@@ -1,9 +1,9 @@
-"""Kinetic flux laws (issue 4): KCC2, NKCC1 (linear-thermodynamic) and NCX (GPB 2010).
+"""Kinetic flux laws: KCC2, NKCC1 (linear-thermodynamic) and NCX (GPB 2010).
 
 References are plain-``math`` transcriptions of the formulas in physics.md
 ("Chloride steady state", "NCX kinetics"), written independently of the JAX
 kernels; the thermodynamic ΔG values come from the registry's transporter
-table (issue 2), so the sign tests tie kinetics to thermodynamics.
+table, so the sign tests tie kinetics to thermodynamics.
 """
 
 from __future__ import annotations

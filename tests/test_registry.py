@@ -1,4 +1,4 @@
-"""The registry (issue 2): names, units, defaults, ranges and the checked ``evaluate`` API.
+"""The registry: names, units, defaults, ranges and the checked ``evaluate`` API.
 
 Expected names, units and defaults are copied from physics.md ("Inputs" and
 "Outputs (store variable names)" tables); the registry is the code's single

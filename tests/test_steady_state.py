@@ -1,4 +1,4 @@
-"""Steady states (issue 4): chloride (closed form) and calcium (scan + refine), with status.
+"""Steady states: chloride (closed form) and calcium (scan + refine), with status.
 
 References:
 - chloride: the closed form of physics.md ("Chloride steady state") and its

@@ -1,6 +1,6 @@
-"""Equilibrium electrochemistry (issue 2): Nernst, ΔG of one ion, E_GABA, sign codes.
+"""Equilibrium electrochemistry: Nernst, ΔG of one ion, E_GABA, sign codes.
 
-Reference values carry their source: the chapter (../shared/seed/transporters-chapter.md),
+Reference values carry their source: the chapter (docs/transporters-chapter.md),
 the "Reference values" table of physics.md, or a hand computation below with
 ``math`` and ``scipy.constants`` (independent of ``kernels.constants``).
 Property tests evaluate a batch of hypothesis-drawn points with one jitted,

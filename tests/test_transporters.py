@@ -1,6 +1,6 @@
-"""Transporters as stoichiometries (issue 2): ΔG per cycle, V_rev, mode, equilibria.
+"""Transporters as stoichiometries: ΔG per cycle, V_rev, mode, equilibria.
 
-Reference values carry their source: the chapter (../shared/seed/transporters-chapter.md),
+Reference values carry their source: the chapter (docs/transporters-chapter.md),
 the "Reference values" table of physics.md, or a hand computation with ``math``
 and ``scipy.constants``. The independent reference below sums n_s ΔG_s species by
 species from the physics.md table; the kernel uses one generic formula instead.
