@@ -41,7 +41,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
 import shutil
 import sys
 import tempfile
@@ -1314,14 +1313,9 @@ def write_boundary_store(
     import zarr
 
     from .plan import make_plan
-    from .store import StoreError, store_attrs
+    from .store import check_store_target, replace_store, store_attrs
 
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise StoreError(f"store {str(path)!r} already exists: use --overwrite to replace it")
-    parent = path.resolve().parent
-    if parent.exists() and not os.access(parent, os.W_OK):
-        raise ConfigError(f"--store {str(path)!r}: directory {str(parent)!r} is not writable")
+    path = check_store_target(path, overwrite=overwrite)
     spec = result.spec
     ds = result.dataset.copy()
     attrs = store_attrs(spec, make_plan(spec))
@@ -1338,9 +1332,7 @@ def write_boundary_store(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # consolidated metadata is a zarr-python extension
             zarr.consolidate_metadata(str(tmp), zarr_format=3)
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
+        replace_store(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -1393,7 +1385,6 @@ def _number(flag: str, text: str | None, kind: type, allowed: str):
 def cmd_boundary(args) -> int:
     """``sweep boundary``: validate, compute, store, print a summary; returns the exit code."""
     from .spec import load_spec
-    from .store import StoreError
 
     if not args.output:
         raise ConfigError("--output NAME is required (e.g. dG_ncx with --along vm)")
@@ -1414,8 +1405,9 @@ def cmd_boundary(args) -> int:
         if kmax is not None:
             raise ConfigError("--max-crossings applies to --along, not to --adaptive")
         check_adaptive(spec, args.output, levels, level)
-    if path.exists() and not args.overwrite:
-        raise StoreError(f"store {str(path)!r} already exists: use --overwrite to replace it")
+    from .store import check_store_target
+
+    check_store_target(path, overwrite=args.overwrite)
     if args.along is not None:
         res = boundary_along(spec, args.output, args.along, level=level, max_crossings=kmax)
     else:

@@ -213,10 +213,12 @@ def cmd_plan(args) -> int:
     from .execute import free_disk
     from .plan import make_plan
     from .spec import load_spec
+    from .store import _check_parent
 
     spec = load_spec(args.config)
     plan = make_plan(spec)
     path = Path(args.store or spec.store)
+    _check_parent(path)
     print(f"sweep     {spec.name}: {spec.description}")
     kind = f"{spec.design.method} design, seed {spec.design.seed}" if spec.design else "grid"
     print(f"points    {spec.n_points:,} ({kind}, {spec.precision})")

@@ -331,10 +331,16 @@ def client_for(scheduler: str):
 
 
 def check_scheduler(scheduler: str) -> None:
-    if scheduler in ("threads", "processes", "synchronous"):
+    """Raise ``ConfigError`` for a scheduler name the engine cannot use (before any I/O)."""
+    if scheduler in ("threads", "processes", "synchronous") or scheduler.startswith("tcp://"):
         return
-    if scheduler.startswith("local:") or scheduler.startswith("tcp://"):
-        return
+    if scheduler.startswith("local:"):
+        n = scheduler.split(":", 1)[1]
+        if n.isdigit() and int(n) >= 1:
+            return
+        raise ConfigError(
+            f"--scheduler {scheduler!r} is not allowed: local:N needs an integer N >= 1"
+        )
     raise ConfigError(
         f"--scheduler {scheduler!r} is not allowed: must be one of {', '.join(SCHEDULERS)}"
     )

@@ -202,13 +202,9 @@ def _store_attrs(spec: SweepSpec, title: str, extra: Mapping[str, Any]) -> dict[
 
 
 def _check_store_path(path: Path, overwrite: bool) -> None:
-    from .store import StoreError
+    from .store import check_store_target
 
-    if path.exists() and not overwrite:
-        raise StoreError(f"store {str(path)!r} already exists: use --overwrite to replace it")
-    parent = path.resolve().parent
-    if parent.exists() and not os.access(parent, os.W_OK):
-        raise ConfigError(f"--store {str(path)!r}: directory {str(parent)!r} is not writable")
+    check_store_target(path, overwrite=overwrite)
 
 
 def _consolidate(path: Path) -> None:
@@ -227,9 +223,9 @@ def _text(items: Sequence[str]) -> np.ndarray:
 
 
 def _replace(tmp: Path, path: Path) -> None:
-    if path.exists():
-        shutil.rmtree(path)
-    os.replace(tmp, path)
+    from .store import replace_store
+
+    replace_store(tmp, path)
 
 
 def write_dataset(ds: Any, path: str | Path, *, overwrite: bool = False) -> Path:

@@ -382,6 +382,18 @@ def _parse_reduce(raw: Any, outputs: tuple[str, ...], axes: tuple[str, ...], reg
                     f"axes: {', '.join(axes)}"
                 )
         out.append(Reduction(name, tuple(stats), tuple(a for a in axes if a in over)))
+    seen: dict[str, int] = {}
+    for i, r in enumerate(out):
+        for s in r.stats:
+            var = f"{r.output}_{s}"
+            if var in seen:
+                raise ConfigError(
+                    f"reduce[{i}]: {var!r} is already computed by reduce[{seen[var]}]; "
+                    "one reduction per output and statistic"
+                )
+            if var in outputs:
+                raise ConfigError(f"reduce[{i}]: {var!r} would clash with the output of that name")
+            seen[var] = i
     return tuple(out)
 
 
@@ -433,6 +445,12 @@ def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
                 f"design.method = {method!r} is not allowed{suggest(str(method), DESIGN_METHODS)}; "
                 f"allowed: {', '.join(DESIGN_METHODS)}"
             )
+        if method == "grid":
+            extra = sorted(set(draw) - {"method"})
+            if extra:
+                raise ConfigError(
+                    f"design.{extra[0]} is not allowed with method grid (the axes set the grid)"
+                )
         if method != "grid":
             n = draw.get("n")
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -447,8 +465,10 @@ def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
                     "and only with method saltelli"
                 )
             levels = draw.get("levels", 4)
-            if isinstance(levels, bool) or not isinstance(levels, int) or levels < 2:
-                raise ConfigError(f"design.levels = {levels!r} is not allowed: an integer >= 2")
+            if isinstance(levels, bool) or not isinstance(levels, int) or levels < 2 or levels % 2:
+                raise ConfigError(
+                    f"design.levels = {levels!r} is not allowed: an even integer >= 2 (Morris)"
+                )
             if method == "saltelli" and n & (n - 1):
                 raise ConfigError(
                     f"design.n = {n} is not allowed for saltelli: base samples must be a power of 2"

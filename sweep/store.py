@@ -178,9 +178,58 @@ def store_attrs(spec: SweepSpec, plan: Plan) -> dict[str, Any]:
 
 
 def _check_parent(path: Path) -> None:
+    """The store's directory must be creatable and writable (checked before any compute)."""
     parent = path.resolve().parent
-    if parent.exists() and not os.access(parent, os.W_OK):
-        raise ConfigError(f"store = {str(path)!r}: directory {str(parent)!r} is not writable")
+    p = parent
+    while not p.exists():
+        p = p.parent
+    if not p.is_dir():
+        raise ConfigError(f"store = {str(path)!r}: {str(p)!r} is a file, not a directory")
+    if not os.access(p, os.W_OK):
+        raise ConfigError(f"store = {str(path)!r}: directory {str(p)!r} is not writable")
+
+
+def is_sweep_store(path: str | Path) -> bool:
+    """True for a directory written by this package (a zarr group carrying ``config_hash``)."""
+    p = Path(path)
+    if not (p / "zarr.json").is_file():
+        return False
+    try:
+        return "config_hash" in read_attrs(p)
+    except (OSError, ValueError, StoreError):
+        return False
+
+
+def check_store_target(path: str | Path, *, overwrite: bool, hint: str = "") -> Path:
+    """Validate a store path before compute: writable, and replaceable only if it is ours.
+
+    ``--overwrite`` deletes the old store, so it must never delete anything
+    else: a directory that is not a transporter-sweep store, a file, or the
+    working directory (or one of its parents) is refused.
+    """
+    path = Path(path)
+    _check_parent(path)
+    if not path.exists() and not path.is_symlink():
+        return path
+    if not overwrite:
+        raise StoreError(f"store {str(path)!r} already exists: use --overwrite to replace it{hint}")
+    resolved = path.resolve()
+    cwd = Path.cwd().resolve()
+    if resolved == cwd or resolved in cwd.parents:
+        raise StoreError(f"--overwrite refused: {str(path)!r} is the working directory or above it")
+    if not is_sweep_store(path):
+        raise StoreError(
+            f"--overwrite refused: {str(path)!r} exists and is not a transporter-sweep store; "
+            "remove it yourself or choose another store path"
+        )
+    return path
+
+
+def replace_store(tmp: Path, path: Path) -> None:
+    """Move a finished temporary store into place (the old one, checked as ours, goes)."""
+    if path.exists():
+        shutil.rmtree(path)
+    os.replace(tmp, path)
 
 
 def create_store(plan: Plan, path: str | Path, *, overwrite: bool = False) -> Path:
@@ -191,14 +240,9 @@ def create_store(plan: Plan, path: str | Path, *, overwrite: bool = False) -> Pa
     """
     from .reduce import create_partials
 
-    path = Path(path)
-    _check_parent(path)
-    if path.exists():
-        if not overwrite:
-            raise StoreError(
-                f"store {str(path)!r} already exists: use --overwrite to replace it "
-                "or --resume to complete it"
-            )
+    path = check_store_target(
+        path, overwrite=overwrite, hint=" (or 'sweep run --resume' to complete it)"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
@@ -206,9 +250,7 @@ def create_store(plan: Plan, path: str | Path, *, overwrite: bool = False) -> Pa
         create_partials(tmp, plan)
         (tmp / MANIFEST_DIR / "done").mkdir(parents=True)
         (tmp / MANIFEST_DIR / "failed").mkdir(parents=True)
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
+        replace_store(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -319,3 +319,31 @@ def test_direct_chunk_encoding_matches_zarr_byte_for_byte(tmp_path, monkeypatch)
         for rel in a:
             assert (Path(direct) / rel).read_bytes() == (Path(via_zarr) / rel).read_bytes(), rel
     assert_identical(xr.open_zarr(direct), xr.open_zarr(via_zarr))
+
+
+def test_overwrite_never_deletes_what_is_not_a_store(tmp_path, capsys, monkeypatch):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("data")
+    assert main(["run", "--store", str(precious), "--overwrite"]) == 2
+    assert "not a transporter-sweep store" in capsys.readouterr().err
+    assert (precious / "thesis.tex").read_text() == "data"
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["run", "--store", str(afile), "--overwrite"]) == 2
+    assert afile.read_text() == "x"
+    # a store under a regular file: refused before anything is written, plan says so too
+    assert main(["plan", "--store", str(afile / "x.zarr")]) == 2
+    assert main(["run", "--store", str(afile / "x.zarr")]) == 2
+    assert "is a file" in capsys.readouterr().err
+    # the working directory is never removed, even if it were a store
+    monkeypatch.chdir(precious)
+    assert main(["run", "--store", ".", "--overwrite"]) == 2
+    assert (precious / "thesis.tex").exists()
+
+
+def test_bad_scheduler_writes_nothing(tmp_path, capsys):
+    store = tmp_path / "lz.zarr"
+    assert main(["run", "--store", str(store), "--scheduler", "local:0"]) == 2
+    assert "local:N needs an integer N >= 1" in capsys.readouterr().err
+    assert not store.exists()

@@ -123,6 +123,17 @@ def test_fraction_out_of_range():
         (cfg(keep_full=False), ["keep_full = false needs"]),
         (
             cfg(
+                axes={"vm": {"values": ["1 mV", "2 mV"]}, "na_i": {"values": ["5 mM", "6 mM"]}},
+                reduce=[
+                    {"output": "dG_ncx", "stats": ["min"], "over": ["vm"]},
+                    {"output": "dG_ncx", "stats": ["min"], "over": ["na_i"]},
+                ],
+            ),
+            ["reduce[1]", "'dG_ncx_min' is already computed by reduce[0]"],
+        ),
+        (cfg(design={"method": "grid", "n": 10}), ["design.n is not allowed with method grid"]),
+        (
+            cfg(
                 axes={"vm": {"start": "-90 mV", "stop": "0 mV"}},
                 design={"method": "saltelli", "n": 100},
             ),
