@@ -32,7 +32,35 @@ from .transporters import (
     species_inputs,
 )
 
-__all__ = ["Registry", "REGISTRY", "evaluate", "suggest"]
+__all__ = ["Registry", "REGISTRY", "MODEL_CHOICES", "evaluate", "suggest"]
+
+#: Static model choices (the config's ``model:`` section; config.md "Model
+#: choices"): key -> allowed values, the first being the default. They change
+#: the equations, so they are closed over when outputs are built and are never
+#: an axis.
+MODEL_CHOICES: dict[str, tuple[str, ...]] = {
+    # Whole-cell NKA law (physics.md "Whole-cell steady state"): cubic
+    # (Kay 2017; Düsterwald et al. 2018) or saturating (Kager et al. 2000; GPB 2010).
+    "pump": ("cubic", "saturating"),
+}
+
+
+def resolve_model(choices: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Every model choice with its default filled in; ``ValueError`` (one line) if invalid."""
+    choices = dict(choices or {})
+    for key, value in choices.items():
+        if key not in MODEL_CHOICES:
+            raise ValueError(
+                f"model.{key}: unknown model choice{suggest(key, MODEL_CHOICES)}; "
+                f"allowed: {', '.join(MODEL_CHOICES)}"
+            )
+        if value not in MODEL_CHOICES[key]:
+            raise ValueError(
+                f"model.{key} = {value!r} is not allowed: must be one of "
+                f"{', '.join(MODEL_CHOICES[key])}"
+            )
+    return {k: str(choices.get(k, v[0])) for k, v in MODEL_CHOICES.items()}
+
 
 _ION_NAMES = {
     "na": "Na⁺",
@@ -303,7 +331,9 @@ class Registry:
     """Inputs, outputs and transporters known to the engine.
 
     A registry is immutable; :meth:`with_transporters` returns a new one that
-    also knows user-defined transporters.
+    also knows user-defined transporters, :meth:`with_model` one whose outputs
+    use other static model choices (``model``: every key of
+    :data:`MODEL_CHOICES`, defaults filled in).
     """
 
     def __init__(
@@ -311,7 +341,9 @@ class Registry:
         inputs: Iterable[InputSpec],
         outputs: Iterable[OutputSpec],
         transporters: Mapping[str, Transporter],
+        model: Mapping[str, str] | None = None,
     ) -> None:
+        self.model: dict[str, str] = resolve_model(model)
         self.inputs: dict[str, InputSpec] = {}
         for i in inputs:
             if i.name in self.inputs:
@@ -367,7 +399,16 @@ class Registry:
                         "existing name; choose another transporter name"
                     )
                 outs.append(o)
-        return Registry(self.inputs.values(), outs, {**self.transporters, **new})
+        return Registry(self.inputs.values(), outs, {**self.transporters, **new}, self.model)
+
+    def with_model(self, choices: Mapping[str, Any] | None) -> Registry:
+        """A new registry with the static model choices ``choices`` (config ``model:``).
+
+        Unknown keys or values raise ``ValueError`` naming ``model.<key>``, the
+        value and the allowed values.
+        """
+        model = resolve_model({**self.model, **dict(choices or {})})
+        return Registry(self.inputs.values(), self.outputs.values(), self.transporters, model)
 
     # --- look-ups ---------------------------------------------------------------
     def input(self, name: str) -> InputSpec:

@@ -87,6 +87,7 @@ from .kinetics import (
     _ncx_inactivation,
     capacities,
 )
+from .solvers import Status, flag_attrs
 from .transporters import BUILTIN_TRANSPORTERS
 
 __all__ = [
@@ -105,17 +106,11 @@ __all__ = [
     "OUTPUTS",
 ]
 
-#: Status codes of the steady-state outputs.
-STATUS: dict[int, str] = {
-    0: "converged",
-    1: "no_root_in_range",
-    2: "not_converged",
-    3: "invalid_input",
-}
-_STATUS_ATTRS = {
-    "flag_values": list(STATUS),
-    "flag_meanings": " ".join(STATUS.values()),
-}
+#: The codes these steady states use, from the product's one vocabulary
+#: (:class:`kernels.solvers.Status`): code -> name.
+_CODES = (Status.CONVERGED, Status.NO_ROOT_IN_RANGE, Status.NOT_CONVERGED, Status.INVALID_INPUT)
+STATUS: dict[int, str] = {int(c): c.name.lower() for c in _CODES}
+_STATUS_ATTRS = flag_attrs(_CODES)
 
 #: Convergence tolerance on x = ln c (≈ relative error of c), by float width in bits.
 XTOL: dict[int, float] = {64: 1e-10, 32: 5e-5}
@@ -204,7 +199,15 @@ def _scalar_tangent_solve(g: Callable[[Array], Array], y: Array) -> Array:
 
 
 def _status(valid: Array, bracketed: Array, converged: Array) -> Array:
-    s = jnp.where(valid, jnp.where(bracketed, jnp.where(converged, 0, 2), 1), 3)
+    s = jnp.where(
+        valid,
+        jnp.where(
+            bracketed,
+            jnp.where(converged, int(Status.CONVERGED), int(Status.NOT_CONVERGED)),
+            int(Status.NO_ROOT_IN_RANGE),
+        ),
+        int(Status.INVALID_INPUT),
+    )
     return s.astype(jnp.int8)
 
 

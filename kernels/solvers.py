@@ -1,0 +1,69 @@
+"""The one status vocabulary of every per-point solver in the product.
+
+Every kernel that can fail at a point (a root finder, a steady state, a
+boundary refinement, an integrator) returns an int8 status drawn from
+:class:`Status`, never a silent NaN. A solver that needs a new outcome adds a
+member *here*, with its message, so that a code means the same thing in every
+store and report (as optimistix's ``RESULTS`` is shared by its solvers).
+
+Store variables carry ``flag_values``/``flag_meanings`` built by
+:func:`flag_attrs`; :data:`NOT_WRITTEN` is the fill value of int8 store
+variables (status, mode, polarity and class codes) and is none of those codes.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+__all__ = ["Status", "MESSAGES", "NOT_WRITTEN", "flag_attrs", "describe"]
+
+
+class Status(enum.IntEnum):
+    """Per-point outcome of a solver (stored as int8)."""
+
+    #: The solution meets the solver's documented tolerance.
+    CONVERGED = 0
+    #: No solution (root, bracket, crossing) exists in the searched range.
+    NO_ROOT_IN_RANGE = 1
+    #: A solution was bracketed or approached, but the bounded iterations
+    #: ended before the tolerance was met; the best estimate is returned.
+    NOT_CONVERGED = 2
+    #: A non-finite input, or one outside its physical range.
+    INVALID_INPUT = 3
+    #: The equations have a solution only outside the physical domain (e.g. a
+    #: whole-cell state whose implied [K⁺]ᵢ or impermeant-anion concentration
+    #: is not positive: the cell would swell without bound or lose its K⁺).
+    NO_PHYSICAL_STATE = 4
+
+
+#: One sentence per code: reports, ``sweep status`` and store attributes use these.
+MESSAGES: dict[Status, str] = {
+    Status.CONVERGED: "converged to the solver's tolerance",
+    Status.NO_ROOT_IN_RANGE: "no solution in the searched range",
+    Status.NOT_CONVERGED: "iteration budget exhausted before the tolerance was met",
+    Status.INVALID_INPUT: "non-finite input or input outside its range",
+    Status.NO_PHYSICAL_STATE: "the solution lies outside the physical domain",
+}
+
+#: Fill value of int8 store variables: "not written yet". Distinct from every
+#: status code (≥ 0) and every mode/polarity/class code (−1, 0, +1).
+NOT_WRITTEN: int = -128
+
+
+def flag_attrs(codes: Iterable[Status] | None = None) -> dict[str, object]:
+    """CF ``flag_values``/``flag_meanings`` attributes for ``codes`` (default: all)."""
+    members = list(Status) if codes is None else sorted(Status(c) for c in codes)
+    return {
+        "flag_values": [int(m) for m in members],
+        "flag_meanings": " ".join(m.name.lower() for m in members),
+    }
+
+
+def describe(code: int) -> str:
+    """``'2 not_converged: iteration budget exhausted …'`` for a code (unknown codes say so)."""
+    try:
+        s = Status(int(code))
+    except ValueError:
+        return f"{int(code)} (unknown status code)"
+    return f"{int(s)} {s.name.lower()}: {MESSAGES[s]}"
