@@ -809,7 +809,9 @@ INPUTS: list[InputSpec] = [
         0.1,
         "activity of unphosphorylated NKCC1",
         "relative activity of unphosphorylated NKCC1",
-        "assumption, to sweep",
+        "assumption, to sweep: basal activity of unphosphorylated NKCC1 is low but not "
+        "measured in these units (SPAK/OSR1 phosphorylation activates it: Dowd & Forbush "
+        "2003 J Biol Chem 278:27347)",
     ),
     _conc(
         "bumetanide",
