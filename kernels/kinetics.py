@@ -101,7 +101,7 @@ _REF_VU0463271 = (
 _REF_U_NKCC1 = (
     "calibration (not a measured capacity): with u_kcc2, g_cl and gamma it sets the "
     "default chloride steady state to [Cl⁻]ᵢ,ss = 5.61 mM (mature neuron, E_GABA,ss = "
-    "−73.0 mV) and, with p_nkcc1 = 1 and KCC2 off, to 44.9 mM (immature neuron); the "
+    "−73.0 mV) and, with p_nkcc1 = 1 and KCC2 off, to 45.0 mM (immature neuron); the "
     "number is Wei et al. 2014's U_NKCC1, but their f([K]ₒ) gate (≈ 3.7e-6 at 3.5 mM) is "
     "off by default (ko_gate_nkcc1), so the effective capacity is not theirs"
 )
