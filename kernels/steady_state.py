@@ -37,8 +37,8 @@ Chloride (mM/s)
     x = ln[Cl]_i, built from the flux laws of :mod:`kernels.kinetics` (AE3 and
     NDCBE are off unless their capacities are > 0). The bracket spans the
     "pull" points (E_Cl = V_m, KCC2, NKCC1 and, when on, AE3 and NDCBE
-    equilibria) widened by 1 in ln: any root is a weighted mean of them. The closed form of physics.md
-    (:func:`e_cl_closed_form`) is the test reference.
+    equilibria) widened by 1 in ln: any root is a weighted mean of them. The
+    closed form of physics.md (:func:`e_cl_closed_form`) is the test reference.
 
 Calcium (µA/cm²)
     f(x) = 2 I_NCX − g_CaBG (V_m − E_Ca) − I_PMCA with x = ln[Ca]_i, the net
@@ -47,9 +47,9 @@ Calcium (µA/cm²)
     ln[Ca]_i is scanned at 64 log-spaced points over [1 nM, [Ca]_o];
     ``ca_i_ss_nroots`` counts the sign changes (0 when the range is empty,
     [Ca]_o ≤ 1 nM, or an input is invalid; a status-1 point with nroots ≥ 1
-    has only unstable roots). The kernel
-    returns the *lowest stable root*, i.e. the first downward crossing
-    (f > 0 below, f ≤ 0 above: a perturbation relaxes back). It is the state a
+    has only unstable roots). The kernel returns the *lowest stable root*,
+    i.e. the first downward crossing (f > 0 below, f ≤ 0 above: a
+    perturbation relaxes back). It is the state a
     resting cell reaches by relaxation from low [Ca]_i; higher stable roots are
     Ca²⁺-overload states reached only across an unstable root. Only that one
     bracket is refined (regula-falsi start from the scan values, then
