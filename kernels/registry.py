@@ -216,8 +216,8 @@ def _core_inputs() -> list[InputSpec]:
             "co2_equilibrium = 1 and by hco3_i_co2, hco3_o_co2",
             lower=0.0,
             lower_open=True,
-            reference="normal arterial pCO₂ 35–45 mmHg (Boron & Boulpaep, Medical Physiology, "
-            "3rd ed., ch. 28)",
+            reference="normal arterial pCO₂ 35–45 mmHg (textbook value, e.g. Boron & Boulpaep, "
+            "Medical Physiology)",
         ),
         InputSpec(
             "co2_equilibrium",
