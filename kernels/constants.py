@@ -41,6 +41,16 @@ KJ_PER_MOL_PER_MV: float = F / MV_PER_V / J_PER_KJ
 #: Natural log of 10 (pH → [H⁺]).
 LN10: float = math.log(10.0)
 
+#: CO₂ solubility in plasma/extracellular fluid at 37 °C, mM per mmHg of pCO₂
+#: (Austin et al. 1963 J Appl Physiol 18:301; the Henderson–Hasselbalch α).
+CO2_SOLUBILITY: float = 0.0307
+#: Apparent pK′ of CO₂ + H₂O ⇌ H⁺ + HCO₃⁻ at 37 °C (Severinghaus, Stupfel &
+#: Bradley 1956 J Appl Physiol 9:197): [HCO₃⁻] = α pCO₂ 10^(pH − pK′).
+PK_CO2: float = 6.1
+
+#: Reference temperature of the GPB 2010 Q10 factors, K (I × Q10^((T − 310 K)/10 K)).
+T_Q10_REF: float = 310.0
+
 #: Valence of every species a stoichiometry may name.
 VALENCE: dict[str, int] = {
     "na": 1,

@@ -18,6 +18,7 @@ import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 from jax import Array
 
@@ -32,7 +33,7 @@ from .transporters import (
     species_inputs,
 )
 
-__all__ = ["Registry", "REGISTRY", "MODEL_CHOICES", "evaluate", "suggest"]
+__all__ = ["Registry", "REGISTRY", "MODEL_CHOICES", "evaluate", "effective_inputs", "suggest"]
 
 #: Static model choices (the config's ``model:`` section; config.md "Model
 #: choices"): key -> allowed values, the first being the default. They change
@@ -74,7 +75,7 @@ _ION_NAMES = {
 }
 
 
-def _conc(name, default, long_name, description, reference=""):
+def _conc(name: str, default: float, long_name: str, description: str, reference: str = ""):
     return InputSpec(
         name,
         "mM",
@@ -86,6 +87,22 @@ def _conc(name, default, long_name, description, reference=""):
         reference=reference,
         concentration=True,
     )
+
+
+_HILLE = "Hille 2001 Ion Channels of Excitable Membranes, 3rd ed., ch. 1 (typical mammalian values)"
+_CHAPTER = "chapter (docs/transporters-chapter.md)"
+_HH_REF = (
+    "Henderson–Hasselbalch with pK′ 6.1 and α = 0.0307 mM/mmHg (Severinghaus et al. 1956 "
+    "J Appl Physiol 9:197; Austin et al. 1963 J Appl Physiol 18:301)"
+)
+#: ATP, ADP, Pi and ΔG°′ whose ΔG_ATP (−54.98 kJ/mol at 310 K) is the basis of dG_atp.
+_ATP_I, _ADP_I, _PI_I, _DG0_ATP = 2.0, 0.05, 3.0, -30.5
+_ATP_CONC_REF = (
+    "assumption within the ranges reviewed for brain by Erecińska & Silver 1989 J Cereb "
+    "Blood Flow Metab 9:2 (ATP 2–3 mM; free ADP tens of µM, computed from creatine-kinase "
+    "equilibrium as in Veech et al. 1979 J Biol Chem 254:6538; Pi 1–3 mM): chosen with "
+    "ΔG°′ = −30.5 kJ/mol to give dG_atp = −55 kJ/mol"
+)
 
 
 def _core_inputs() -> list[InputSpec]:
@@ -100,44 +117,148 @@ def _core_inputs() -> list[InputSpec]:
             lower_open=True,
             reference="chapter worked examples (310 K)",
         ),
-        InputSpec("vm", "mV", -70.0, "membrane potential", "membrane potential ψ_in − ψ_out"),
+        InputSpec(
+            "vm",
+            "mV",
+            -70.0,
+            "membrane potential",
+            "membrane potential ψ_in − ψ_out",
+            reference=_CHAPTER + ": resting V_m ≈ −70 mV",
+        ),
     ]
     conc = [
-        ("na_i", 12.0, "cytosolic Na⁺"),
-        ("na_o", 145.0, "extracellular Na⁺"),
-        ("k_i", 140.0, "cytosolic K⁺"),
-        ("k_o", 3.5, "extracellular K⁺"),
-        ("cl_i", 5.0, "cytosolic Cl⁻"),
-        ("cl_o", 130.0, "extracellular Cl⁻"),
-        ("ca_i", 1e-4, "cytosolic free Ca²⁺"),
-        ("ca_o", 2.0, "extracellular Ca²⁺"),
-        ("hco3_i", 16.0, "cytosolic HCO₃⁻"),
-        ("hco3_o", 26.0, "extracellular HCO₃⁻"),
-        ("glu_i", 10.0, "cytosolic glutamate (z = −1)"),
-        ("glu_o", 1e-3, "extracellular glutamate (z = −1)"),
-        ("gaba_i", 2.0, "cytosolic GABA (z = 0)"),
-        ("gaba_o", 1e-3, "extracellular GABA (z = 0)"),
-        ("na_m", 5.0, "mitochondrial matrix Na⁺"),
-        ("ca_m", 1e-4, "mitochondrial matrix free Ca²⁺"),
+        ("na_i", 12.0, "cytosolic Na⁺", _CHAPTER + " worked example (12 mM)"),
+        ("na_o", 145.0, "extracellular Na⁺", _CHAPTER + " worked example (145 mM)"),
+        ("k_i", 140.0, "cytosolic K⁺", _HILLE),
+        ("k_o", 3.5, "extracellular K⁺", _HILLE + "; brain ECF 3–3.5 mM"),
+        ("cl_i", 5.0, "cytosolic Cl⁻", _CHAPTER + " (mature neuron, 5 mM)"),
+        ("cl_o", 130.0, "extracellular Cl⁻", _CHAPTER + " ([Cl⁻]ₒ ≈ 130 mM, E_Cl = −87 mV)"),
+        ("ca_i", 1e-4, "cytosolic free Ca²⁺", _HILLE + " (resting free Ca²⁺ ≈ 100 nM)"),
+        ("ca_o", 2.0, "extracellular Ca²⁺", _HILLE + " (≈ 2 mM)"),
+        (
+            "hco3_i",
+            16.0,
+            "cytosolic HCO₃⁻",
+            "≈ CO₂ equilibrium at pH 7.2 (15.5 mM at 40 mmHg, 16 mM at 41 mmHg): " + _HH_REF,
+        ),
+        (
+            "hco3_o",
+            26.0,
+            "extracellular HCO₃⁻",
+            "≈ CO₂ equilibrium at pH 7.4 (24.5 mM at 40 mmHg, 26 mM at 42 mmHg): " + _HH_REF,
+        ),
+        (
+            "glu_i",
+            10.0,
+            "cytosolic glutamate (z = −1)",
+            "Fonnum 1984 J Neurochem 42:1 (cytosolic glutamate ≈ 10 mM)",
+        ),
+        (
+            "glu_o",
+            1e-3,
+            "extracellular glutamate (z = −1)",
+            "assumption: 1 µM, upper end of resting estimates (Herman & Jahr 2007 "
+            "J Neurosci 27:9736 give ≈ 25 nM)",
+        ),
+        (
+            "gaba_i",
+            2.0,
+            "cytosolic GABA (z = 0)",
+            "assumption: mM range of cytosolic GABA in GABAergic neurons, to sweep",
+        ),
+        (
+            "gaba_o",
+            1e-3,
+            "extracellular GABA (z = 0)",
+            "assumption: 1 µM (resting ambient GABA is sub-µM), to sweep",
+        ),
+        (
+            "na_m",
+            5.0,
+            "mitochondrial matrix Na⁺",
+            "assumption: matrix Na⁺ a few mM, below cytosolic Na⁺, to sweep",
+        ),
+        (
+            "ca_m",
+            1e-4,
+            "mitochondrial matrix free Ca²⁺",
+            "assumption: resting matrix free Ca²⁺ ≈ cytosolic (≈ 100 nM), to sweep",
+        ),
+        ("atp_i", _ATP_I, "cytosolic ATP", _ATP_CONC_REF),
+        ("adp_i", _ADP_I, "cytosolic free ADP", _ATP_CONC_REF),
+        ("pi_i", _PI_I, "cytosolic inorganic phosphate", _ATP_CONC_REF),
     ]
-    for name, default, long_name in conc:
-        ins.append(_conc(name, default, long_name, f"{long_name} concentration"))
+    for name, default, long_name, ref in conc:
+        ins.append(_conc(name, default, long_name, f"{long_name} concentration", ref))
     ins += [
-        InputSpec("ph_i", "", 7.2, "cytosolic pH", "cytosolic pH; [H⁺] = 10^(3 − pH) mM"),
-        InputSpec("ph_o", "", 7.4, "extracellular pH", "extracellular pH; [H⁺] = 10^(3 − pH) mM"),
+        InputSpec(
+            "ph_i",
+            "",
+            7.2,
+            "cytosolic pH",
+            "cytosolic pH; [H⁺] = 10^(3 − pH) mM",
+            reference="Roos & Boron 1981 Physiol Rev 61:296 (cytosolic pH ≈ 7.0–7.3)",
+        ),
+        InputSpec(
+            "ph_o",
+            "",
+            7.4,
+            "extracellular pH",
+            "extracellular pH; [H⁺] = 10^(3 − pH) mM",
+            reference="Roos & Boron 1981 Physiol Rev 61:296 (plasma/ECF pH 7.4)",
+        ),
+        InputSpec(
+            "pco2",
+            "mmHg",
+            40.0,
+            "pCO₂",
+            "partial pressure of CO₂ (both sides of the membrane); read when "
+            "co2_equilibrium = 1 and by hco3_i_co2, hco3_o_co2",
+            lower=0.0,
+            lower_open=True,
+            reference="normal arterial pCO₂ 35–45 mmHg (textbook value, e.g. Boron & Boulpaep, "
+            "Medical Physiology)",
+        ),
+        InputSpec(
+            "co2_equilibrium",
+            "",
+            0.0,
+            "CO₂ equilibrium",
+            "1: hco3_i, hco3_o follow pH and pco2 by Henderson–Hasselbalch "
+            "(0.0307·pCO₂·10^(pH − 6.1) mM), so a pH sweep moves HCO₃⁻; 0 (default): "
+            "hco3_i, hco3_o are independent inputs (values ≥ 0.5 count as 1)",
+            lower=0.0,
+            upper=1.0,
+            reference="assumption: off by default, so that results with independent "
+            "HCO₃⁻ inputs stay as they were; " + _HH_REF,
+        ),
         InputSpec(
             "v_mito",
             "mV",
             -160.0,
             "mitochondrial membrane potential",
             "ψ_matrix − ψ_cytosol",
+            reference=_CHAPTER + " (V_mito ≈ −160 mV)",
         ),
         InputSpec(
             "dG_atp",
             "kJ/mol",
             -55.0,
             "ΔG of ATP hydrolysis",
-            "free energy of ATP hydrolysis in the cytosol",
+            "free energy of ATP hydrolysis in the cytosol (used by the NKA cycle); "
+            "dG_atp_derived computes it from atp_i, adp_i, pi_i, dG0_atp",
+            reference="ΔG°′ + RT ln([ADP][Pi]/[ATP]) = −54.98 kJ/mol at the defaults "
+            "(dG_atp_derived; ΔG°′ −30.5 kJ/mol, ATP 2 mM, ADP 50 µM, Pi 3 mM, 310 K)",
+        ),
+        InputSpec(
+            "dG0_atp",
+            "kJ/mol",
+            _DG0_ATP,
+            "ΔG°′ of ATP hydrolysis",
+            "standard transformed free energy of ATP hydrolysis (pH 7, excess Mg²⁺, 1 M)",
+            reference="textbook ΔG°′ = −30.5 kJ/mol (25 °C, pH 7; e.g. Nelson & Cox, Lehninger "
+            "Principles of Biochemistry); Alberty & Goldberg 1992 Biochemistry "
+            "31:10610 (its dependence on pH, pMg and ionic strength: ≈ −31 to −36 kJ/mol)",
         ),
         InputSpec(
             "p_hco3_cl",
@@ -156,9 +277,29 @@ def _core_inputs() -> list[InputSpec]:
             "|ΔG| below which a transporter is reported at equilibrium (mode 0); "
             "divided by F it is the polarity tolerance in mV",
             lower=0.0,
+            reference="assumption: a numerical band (1 J/mol ≈ 4e-4 RT), not a physical "
+            "quantity; far above float64 rounding of ΔG",
         ),
     ]
     return ins
+
+
+def effective_inputs(p: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``p`` with hco3_i, hco3_o from CO₂ equilibrium where ``co2_equilibrium`` ≥ 0.5.
+
+    Henderson–Hasselbalch, [HCO₃⁻] = 0.0307·pCO₂·10^(pH − 6.1) mM on each side
+    (:func:`kernels.thermo.hco3_from_co2`). Where the flag is 0 the given
+    hco3_i, hco3_o pass through unchanged (bit for bit). Every output reads its
+    inputs through this mapping, so E_HCO3, ΔG_AE3, E_GABA, … all follow pH.
+    """
+    if "co2_equilibrium" not in p:
+        return p
+    on = jnp.asarray(p["co2_equilibrium"]) >= 0.5
+    out = dict(p)
+    for side in ("i", "o"):
+        hh = thermo._hco3_from_co2(p[f"ph_{side}"], p["pco2"])
+        out[f"hco3_{side}"] = jnp.where(on, hh, p[f"hco3_{side}"])
+    return out
 
 
 def _nernst_fn(s: str):
@@ -223,6 +364,35 @@ def _thermo_outputs() -> list[OutputSpec]:
         return thermo.polarity(_df(p, cache), thermo.tolerance_mv(p["mode_tolerance"]))
 
     outs += [
+        OutputSpec(
+            "dG_atp_derived",
+            "kJ/mol",
+            "ΔG_ATP from concentrations",
+            "ΔG°′ + RT ln([ADP][Pi]/[ATP]) from dG0_atp, atp_i, adp_i, pi_i (1 M standard "
+            "state); the NKA cycle reads dG_atp, whose default this reproduces",
+            lambda p, cache: thermo._dG_atp_hydrolysis(
+                p["atp_i"], p["adp_i"], p["pi_i"], p["dG0_atp"], p["temperature"]
+            ),
+            attrs={"reference": "Alberty & Goldberg 1992 Biochemistry 31:10610"},
+        ),
+        OutputSpec(
+            "hco3_i_co2",
+            "mM",
+            "[HCO₃⁻]ᵢ at CO₂ equilibrium",
+            "0.0307·pCO₂·10^(pH_i − 6.1): cytosolic HCO₃⁻ in equilibrium with pco2 at ph_i",
+            lambda p, cache: thermo._hco3_from_co2(p["ph_i"], p["pco2"]),
+            attrs={"reference": _HH_REF},
+            concentration=True,
+        ),
+        OutputSpec(
+            "hco3_o_co2",
+            "mM",
+            "[HCO₃⁻]ₒ at CO₂ equilibrium",
+            "0.0307·pCO₂·10^(pH_o − 6.1): extracellular HCO₃⁻ in equilibrium with pco2 at ph_o",
+            lambda p, cache: thermo._hco3_from_co2(p["ph_o"], p["pco2"]),
+            attrs={"reference": _HH_REF},
+            concentration=True,
+        ),
         OutputSpec(
             "e_gaba",
             "mV",
@@ -453,8 +623,11 @@ class Registry:
         """Compute outputs ``names`` from a *complete* input mapping ``p`` (pure JAX).
 
         Nothing is validated here (it runs under ``jit``/``vmap``); use
-        :func:`evaluate` for checked single-point calls.
+        :func:`evaluate` for checked single-point calls. With ``co2_equilibrium``
+        on, hco3_i and hco3_o are replaced by their CO₂-equilibrium values
+        first (:func:`effective_inputs`).
         """
+        p = effective_inputs(p)
         cache: dict = {}
         res = {}
         for n in names:
@@ -502,13 +675,19 @@ def evaluate(
     Returns
     -------
     dict
-        Output name -> JAX array.
+        Output name -> JAX array, float64 (int8 for codes), whatever the global
+        ``jax_enable_x64`` setting: Python numbers and the defaults are float64
+        (importing :mod:`kernels` enables x64, as the sweep engine does; float32
+        sweeps pass float32 arrays to :meth:`Registry.evaluate`).
 
     Raises
     ------
     ValueError
         Unknown input or output name, or a concrete input outside its range.
     """
+    if not jax.config.jax_enable_x64:
+        with jax.enable_x64(True):
+            return evaluate(inputs, outputs, transporters=transporters, registry=registry)
     reg = registry or REGISTRY
     if transporters:
         reg = reg.with_transporters(transporters)

@@ -33,18 +33,23 @@ Status codes (int8; store attributes ``flag_values``/``flag_meanings``)
     Value and residual are NaN.
 
 Chloride (mM/s)
-    f(x) = γ g_Cl (V_m − E_Cl) − J_KCC2 + 2 J_NKCC1 with x = ln[Cl]_i, built
-    from the flux laws of :mod:`kernels.kinetics`. The bracket spans the three
-    "pull" points (E_Cl = V_m, KCC2 equilibrium, NKCC1 equilibrium) widened by
-    1 in ln: any root is a weighted mean of them. The closed form of physics.md
-    (:func:`e_cl_closed_form`) is the test reference.
+    f(x) = γ g_Cl (V_m − E_Cl) − J_KCC2 + 2 J_NKCC1 + J_AE3 − J_NDCBE with
+    x = ln[Cl]_i, built from the flux laws of :mod:`kernels.kinetics` (AE3 and
+    NDCBE are off unless their capacities are > 0). The bracket spans the
+    "pull" points (E_Cl = V_m, KCC2, NKCC1 and, when on, AE3 and NDCBE
+    equilibria) widened by 1 in ln: any root is a weighted mean of them. The
+    closed form of physics.md (:func:`e_cl_closed_form`) is the test reference.
 
 Calcium (µA/cm²)
     f(x) = 2 I_NCX − g_CaBG (V_m − E_Ca) − I_PMCA with x = ln[Ca]_i, the net
-    Ca²⁺ influx in charge units. ln[Ca]_i is scanned at 64 log-spaced points
-    over [1 nM, [Ca]_o]; ``ca_i_ss_nroots`` counts the sign changes. The kernel
-    returns the *lowest stable root*, i.e. the first downward crossing
-    (f > 0 below, f ≤ 0 above: a perturbation relaxes back). It is the state a
+    Ca²⁺ influx in charge units; I_NCX and I_PMCA carry GPB's temperature
+    factors q10^((T − 310 K)/10 K) (1.57 and 2.35; exactly 1 at 310 K).
+    ln[Ca]_i is scanned at 64 log-spaced points over [1 nM, [Ca]_o];
+    ``ca_i_ss_nroots`` counts the sign changes (0 when the range is empty,
+    [Ca]_o ≤ 1 nM, or an input is invalid; a status-1 point with nroots ≥ 1
+    has only unstable roots). The kernel returns the *lowest stable root*,
+    i.e. the first downward crossing (f > 0 below, f ≤ 0 above: a
+    perturbation relaxes back). It is the state a
     resting cell reaches by relaxation from low [Ca]_i; higher stable roots are
     Ca²⁺-overload states reached only across an unstable root. Only that one
     bracket is refined (regula-falsi start from the scan values, then
@@ -81,13 +86,16 @@ from .constants import MV_PER_V, F, R
 from .kinetics import (
     NCXParams,
     _i_ncx,
+    _j_ae3_log,
     _j_kcc2_log,
+    _j_ndcbe_log,
     _j_nkcc1_log,
     _ncx_activation,
     _ncx_inactivation,
     capacities,
 )
 from .solvers import Status, flag_attrs
+from .thermo import _q10_factor
 from .transporters import BUILTIN_TRANSPORTERS
 
 __all__ = [
@@ -114,6 +122,9 @@ _STATUS_ATTRS = flag_attrs(_CODES)
 
 #: Convergence tolerance on x = ln c (≈ relative error of c), by float width in bits.
 XTOL: dict[int, float] = {64: 1e-10, 32: 5e-5}
+
+#: GPB 2010 PMCA temperature coefficient (reference 310 K).
+Q10_PMCA: float = 2.35
 
 #: Number of log-spaced points of the [Ca²⁺]ᵢ scan.
 CA_SCAN_POINTS: int = 64
@@ -243,6 +254,14 @@ class _ClArgs(NamedTuple):
     u_n: Any
     g_cl: Any
     gamma: Any
+    ln_hco3_i: Any = 0.0
+    ln_hco3_o: Any = 0.0
+    u_a: Any = 0.0  # AE3
+    u_d: Any = 0.0  # NDCBE
+
+
+#: Defaults of the optional AE3/NDCBE terms of the public chloride functions.
+_HCO3_I, _HCO3_O = 16.0, 26.0
 
 
 def _cl_balance(x: Array, a: _ClArgs) -> Array:
@@ -250,10 +269,29 @@ def _cl_balance(x: Array, a: _ClArgs) -> Array:
     channel = a.gamma * a.g_cl * (a.vm - e_cl)
     jk = _j_kcc2_log(a.ln_k_i, a.ln_k_o, x, a.ln_cl_o, a.u_k)
     jn = _j_nkcc1_log(a.ln_na_i, a.ln_na_o, a.ln_k_i, a.ln_k_o, x, a.ln_cl_o, a.u_n)
-    return channel - jk + 2.0 * jn
+    ja = _j_ae3_log(x, a.ln_cl_o, a.ln_hco3_i, a.ln_hco3_o, a.u_a)
+    jd = _j_ndcbe_log(a.ln_na_i, a.ln_na_o, a.ln_hco3_i, a.ln_hco3_o, x, a.ln_cl_o, a.u_d)
+    # with u_a = u_d = 0 the two extra terms are exactly ±0: the sum is unchanged
+    return channel - jk + 2.0 * jn + ja - jd
 
 
-def _cl_args(vm, na_i, na_o, k_i, k_o, cl_o, temperature, u_k, u_n, g_cl, gamma) -> _ClArgs:
+def _cl_args(
+    vm,
+    na_i,
+    na_o,
+    k_i,
+    k_o,
+    cl_o,
+    temperature,
+    u_k,
+    u_n,
+    g_cl,
+    gamma,
+    u_a=0.0,
+    u_d=0.0,
+    hco3_i=_HCO3_I,
+    hco3_o=_HCO3_O,
+) -> _ClArgs:
     return _ClArgs(
         vm=vm,
         rt_f=_rt_f_mv(temperature),
@@ -266,6 +304,10 @@ def _cl_args(vm, na_i, na_o, k_i, k_o, cl_o, temperature, u_k, u_n, g_cl, gamma)
         u_n=u_n,
         g_cl=g_cl,
         gamma=gamma,
+        ln_hco3_i=jnp.log(hco3_i),
+        ln_hco3_o=jnp.log(hco3_o),
+        u_a=u_a,
+        u_d=u_d,
     )
 
 
@@ -282,8 +324,13 @@ def chloride_balance(
     u_n: ArrayLike,
     g_cl: ArrayLike,
     gamma: ArrayLike,
+    *,
+    u_ae3: ArrayLike = 0.0,
+    u_ndcbe: ArrayLike = 0.0,
+    hco3_i: ArrayLike = _HCO3_I,
+    hco3_o: ArrayLike = _HCO3_O,
 ) -> Array:
-    """Net Cl⁻ influx γ g_Cl (V_m − E_Cl) − J_KCC2 + 2 J_NKCC1 at a given [Cl]_i.
+    """Net Cl⁻ influx γ g_Cl (V_m − E_Cl) − J_KCC2 + 2 J_NKCC1 + J_AE3 − J_NDCBE at a given [Cl]_i.
 
     Parameters
     ----------
@@ -301,6 +348,10 @@ def chloride_balance(
         Cl⁻ conductance, mS/cm² (≥ 0).
     gamma : float
         Current-to-concentration rate, (mM/s)/(µA/cm²) (≥ 0).
+    u_ae3, u_ndcbe : float
+        AE3 and NDCBE capacities, mM/s (≥ 0); 0 (default) leaves them out.
+    hco3_i, hco3_o : float
+        HCO₃⁻ inside / outside, mM (> 0); read only by the AE3/NDCBE terms.
 
     Returns
     -------
@@ -309,9 +360,26 @@ def chloride_balance(
 
     References
     ----------
-    Doyon et al. (2011) PLoS Comput Biol 7:e1002149; Wei et al. (2014) J Neurosci 34:11733.
+    Doyon et al. (2011) PLoS Comput Biol 7:e1002149; Wei et al. (2014) J Neurosci 34:11733;
+    Romero et al. (2013) Mol Aspects Med 34:159 (AE3, NDCBE).
     """
-    a = _cl_args(vm, na_i, na_o, k_i, k_o, cl_o, temperature, u_k, u_n, g_cl, gamma)
+    a = _cl_args(
+        vm,
+        na_i,
+        na_o,
+        k_i,
+        k_o,
+        cl_o,
+        temperature,
+        u_k,
+        u_n,
+        g_cl,
+        gamma,
+        u_ae3,
+        u_ndcbe,
+        hco3_i,
+        hco3_o,
+    )
     return _cl_balance(jnp.log(cl_i), a)
 
 
@@ -326,11 +394,18 @@ def e_cl_closed_form(
     u_n: ArrayLike,
     g_cl: ArrayLike,
     gamma: ArrayLike,
+    *,
+    u_ae3: ArrayLike = 0.0,
+    u_ndcbe: ArrayLike = 0.0,
+    hco3_i: ArrayLike = _HCO3_I,
+    hco3_o: ArrayLike = _HCO3_O,
 ) -> Array:
     """Closed-form steady-state E_Cl (physics.md), the reference for the solver.
 
-    E_Cl,ss = (γg_Cl V_m + G_K E_K + 2G_N (E_Na + E_K)) / (γg_Cl + G_K + 4G_N),
-    G_X = U_X F/(RT).
+    E_Cl,ss = (γg_Cl V_m + G_K E_K + 2G_N (E_Na + E_K) + G_A E_HCO3 + G_D (2E_HCO3 − E_Na))
+              / (γg_Cl + G_K + 4G_N + G_A + G_D),
+    G_X = U_X F/(RT) (A: AE3, D: NDCBE). Every flux is linear in ln[Cl]_i, so
+    each term pulls E_Cl towards its own equilibrium with weight G_X.
 
     Parameters
     ----------
@@ -346,6 +421,10 @@ def e_cl_closed_form(
         Cl⁻ conductance, mS/cm² (≥ 0).
     gamma : float
         (mM/s)/(µA/cm²) (≥ 0).
+    u_ae3, u_ndcbe : float
+        AE3 and NDCBE capacities, mM/s (≥ 0); 0 (default) leaves them out.
+    hco3_i, hco3_o : float
+        HCO₃⁻ inside / outside, mM (> 0).
 
     Returns
     -------
@@ -359,19 +438,47 @@ def e_cl_closed_form(
     rt_f = _rt_f_mv(temperature)
     e_k = rt_f * (jnp.log(k_o) - jnp.log(k_i))
     e_na = rt_f * (jnp.log(na_o) - jnp.log(na_i))
+    e_hco3 = rt_f * (jnp.log(hco3_i) - jnp.log(hco3_o))  # z = −1
     gk, gn, gc = u_k / rt_f, u_n / rt_f, gamma * g_cl
-    return (gc * vm + gk * e_k + 2.0 * gn * (e_na + e_k)) / (gc + gk + 4.0 * gn)
+    ga, gd = u_ae3 / rt_f, u_ndcbe / rt_f
+    num = gc * vm + gk * e_k + 2.0 * gn * (e_na + e_k) + ga * e_hco3 + gd * (2.0 * e_hco3 - e_na)
+    return num / (gc + gk + 4.0 * gn + ga + gd)
 
 
 @jax.jit  # one compiled solver for eager single-point calls; inlined under jit
 def _cl_solve(
-    vm, na_i, na_o, k_i, k_o, cl_o, temperature, u_k, u_n, g_cl, gamma, valid=True
+    vm,
+    na_i,
+    na_o,
+    k_i,
+    k_o,
+    cl_o,
+    temperature,
+    u_k,
+    u_n,
+    g_cl,
+    gamma,
+    valid=True,
+    u_a=0.0,
+    u_d=0.0,
+    hco3_i=_HCO3_I,
+    hco3_o=_HCO3_O,
 ) -> tuple[Array, Array, Array]:
-    """(x = ln[Cl]_i, status, residual); x and residual NaN unless a bracket was found."""
+    """(x = ln[Cl]_i, status, residual); x and residual NaN unless a bracket was found.
+
+    ``u_a``, ``u_d`` (AE3, NDCBE capacities, mM/s) and ``hco3_i``, ``hco3_o`` (mM)
+    add the optional HCO₃⁻-coupled terms; with u_a = u_d = 0 the result is
+    bit-identical to the balance without them.
+    """
     dtype = _float_dtype(vm, na_i, na_o, k_i, k_o, cl_o, temperature, u_k, u_n, g_cl, gamma)
     valid = _all(
         jnp.asarray(valid),
         _finite(vm, na_i, na_o, k_i, k_o, cl_o, temperature, u_k, u_n, g_cl, gamma),
+        _finite(u_a, u_d, hco3_i, hco3_o),
+        u_a >= 0,
+        u_d >= 0,
+        hco3_i > 0,
+        hco3_o > 0,
         na_i > 0,
         na_o > 0,
         k_i > 0,
@@ -383,18 +490,43 @@ def _cl_solve(
         g_cl >= 0,
         gamma >= 0,
     )
-    a = _cl_args(vm, na_i, na_o, k_i, k_o, cl_o, temperature, u_k, u_n, g_cl, gamma)
+    a = _cl_args(
+        vm,
+        na_i,
+        na_o,
+        k_i,
+        k_o,
+        cl_o,
+        temperature,
+        u_k,
+        u_n,
+        g_cl,
+        gamma,
+        u_a,
+        u_d,
+        hco3_i,
+        hco3_o,
+    )
 
     def f(x):
         return _cl_balance(x, a)
 
     def solve(f, guess):
-        # The root is a weighted mean of the three points where one term vanishes.
+        # The root is a weighted mean of the points where one term vanishes.
         x_v = a.ln_cl_o + a.vm / a.rt_f
         x_k = a.ln_k_o + a.ln_cl_o - a.ln_k_i
         x_n = a.ln_cl_o + 0.5 * ((a.ln_na_o - a.ln_na_i) + (a.ln_k_o - a.ln_k_i))
-        lo = jnp.minimum(jnp.minimum(x_v, x_k), x_n) - 1.0
-        hi = jnp.maximum(jnp.maximum(x_v, x_k), x_n) + 1.0
+        lo = jnp.minimum(jnp.minimum(x_v, x_k), x_n)
+        hi = jnp.maximum(jnp.maximum(x_v, x_k), x_n)
+        # AE3 / NDCBE equilibria widen the bracket only when those terms are on
+        # (so that a balance without them keeps its bracket, bit for bit).
+        x_a = a.ln_cl_o + (a.ln_hco3_i - a.ln_hco3_o)
+        x_d = a.ln_cl_o - (a.ln_na_o - a.ln_na_i) - 2.0 * (a.ln_hco3_o - a.ln_hco3_i)
+        for on, x_t in ((a.u_a > 0, x_a), (a.u_d > 0, x_d)):
+            lo = jnp.where(on, jnp.minimum(lo, x_t), lo)
+            hi = jnp.where(on, jnp.maximum(hi, x_t), hi)
+        lo = lo - 1.0
+        hi = hi + 1.0
         f_lo, f_hi = f(lo), f(hi)
         bracketed = (f_lo > 0) & (f_hi < 0)
         x0 = lo + (hi - lo) * (f_lo / (f_lo - f_hi))  # exact for a linear balance
@@ -425,11 +557,17 @@ def chloride_steady_state(
     u_n: ArrayLike,
     g_cl: ArrayLike,
     gamma: ArrayLike,
+    *,
+    u_ae3: ArrayLike = 0.0,
+    u_ndcbe: ArrayLike = 0.0,
+    hco3_i: ArrayLike = _HCO3_I,
+    hco3_o: ArrayLike = _HCO3_O,
 ) -> ClSteadyState:
     """Steady-state cytosolic Cl⁻ at fixed V_m and cation concentrations.
 
-    Solves γ g_Cl (V_m − E_Cl) − J_KCC2 + 2 J_NKCC1 = 0 for [Cl]_i (see the
-    module docstring for the solver and status codes). Never raises.
+    Solves γ g_Cl (V_m − E_Cl) − J_KCC2 + 2 J_NKCC1 + J_AE3 − J_NDCBE = 0 for
+    [Cl]_i (see the module docstring for the solver and status codes); the
+    AE3/NDCBE terms are off unless their capacities are > 0. Never raises.
 
     Parameters
     ----------
@@ -446,6 +584,10 @@ def chloride_steady_state(
         Cl⁻ conductance (GABA_A tonic + leak), mS/cm² (≥ 0).
     gamma : float
         Current-to-concentration rate, (mM/s)/(µA/cm²) (≥ 0).
+    u_ae3, u_ndcbe : float
+        AE3 and NDCBE capacities, mM/s (≥ 0); 0 (default) leaves them out.
+    hco3_i, hco3_o : float
+        HCO₃⁻ inside / outside, mM (> 0).
 
     Returns
     -------
@@ -458,7 +600,24 @@ def chloride_steady_state(
     Doyon et al. (2011) PLoS Comput Biol 7:e1002149; Wei, Ullah & Schiff (2014)
     J Neurosci 34:11733; Düsterwald et al. (2018) eLife 7:e39575.
     """
-    x, status, res = _cl_solve(vm, na_i, na_o, k_i, k_o, cl_o, temperature, u_k, u_n, g_cl, gamma)
+    x, status, res = _cl_solve(
+        vm,
+        na_i,
+        na_o,
+        k_i,
+        k_o,
+        cl_o,
+        temperature,
+        u_k,
+        u_n,
+        g_cl,
+        gamma,
+        True,
+        u_ae3,
+        u_ndcbe,
+        hco3_i,
+        hco3_o,
+    )
     return ClSteadyState(jnp.exp(x), status, res)
 
 
@@ -511,7 +670,9 @@ def _ca_balance(x: Array, pt: _CaPoint, s: _CaShared) -> Array:
     return w * pt.b * (pt.ca_eq - ca) / (pt.d_na + d_ca) - (pt.c_v + r)
 
 
-def _ca_setup(vm, na_i, na_o, ca_o, temperature, ncx: NCXParams, ibar_pmca, k_pmca, h_pmca, g):
+def _ca_setup(
+    vm, na_i, na_o, ca_o, temperature, ncx: NCXParams, ibar_pmca, k_pmca, h_pmca, g, q10_pmca
+):
     rt_f = _rt_f_mv(temperature)
     u = vm / rt_f
     e_out = jnp.exp((ncx.nu - 1.0) * u)
@@ -528,14 +689,15 @@ def _ca_setup(vm, na_i, na_o, ca_o, temperature, ncx: NCXParams, ibar_pmca, k_pm
         d_na=ncx.km_cai * na_o3 * (1.0 + (na_i / ncx.km_nai) ** 3) + (ncx.km_cao + ca_o) * na_i3,
         c_v=g * vm - (0.5 * g * rt_f) * ln_ca_o,
     )
+    # GPB temperature factors (exactly 1 at 310 K): I_NCX and I_PMCA scale with T.
     s = _CaShared(
-        two_ibar=2.0 * ncx.ibar,
+        two_ibar=2.0 * (ncx.ibar * _q10_factor(ncx.q10, temperature)),
         k_dact=ncx.k_dact,
         n_act=ncx.n_act,
         km_nao3=ncx.km_nao**3,
         km_cai=ncx.km_cai,
         na_o3=na_o3,
-        ibar_pmca=ibar_pmca,
+        ibar_pmca=ibar_pmca * _q10_factor(q10_pmca, temperature),
         ln_k_pmca=jnp.log(k_pmca),
         h_pmca=h_pmca,
         g_half_rtf=0.5 * g * rt_f,
@@ -555,8 +717,13 @@ def calcium_balance(
     k_pmca: ArrayLike,
     h_pmca: ArrayLike,
     g_ca_bg: ArrayLike,
+    *,
+    q10_pmca: ArrayLike = Q10_PMCA,
 ) -> Array:
     """Net Ca²⁺ influx in charge units, 2 I_NCX − g_CaBG (V_m − E_Ca) − I_PMCA.
+
+    I_NCX carries ``ncx.q10`` and I_PMCA = Ī_PMCA·q10_pmca^((T − 310 K)/10 K)·
+    [Ca]_i^h/(K^h + [Ca]_i^h) (GPB 2010's temperature factors).
 
     Parameters
     ----------
@@ -578,6 +745,8 @@ def calcium_balance(
         PMCA Hill coefficient, dimensionless (≥ 0).
     g_ca_bg : float
         Background Ca²⁺ conductance, mS/cm² (≥ 0).
+    q10_pmca : float
+        PMCA Q10, dimensionless (> 0); 2.35 (GPB 2010), reference 310 K.
 
     Returns
     -------
@@ -588,7 +757,9 @@ def calcium_balance(
     ----------
     Grandi, Pasqualini & Bers (2010) J Mol Cell Cardiol 48:112.
     """
-    pt, s, _ = _ca_setup(vm, na_i, na_o, ca_o, temperature, ncx, ibar_pmca, k_pmca, h_pmca, g_ca_bg)
+    pt, s, _ = _ca_setup(
+        vm, na_i, na_o, ca_o, temperature, ncx, ibar_pmca, k_pmca, h_pmca, g_ca_bg, q10_pmca
+    )
     return _ca_balance(jnp.log(ca_i), pt, s)
 
 
@@ -654,13 +825,25 @@ def _ca_scan(pt: _CaPoint, s: _CaShared, ln_ca_o: Array, dtype: Any) -> tuple[Ar
 
 @jax.jit  # one compiled solver for eager single-point calls; inlined under jit
 def _ca_solve(
-    vm, na_i, na_o, ca_o, temperature, ncx: NCXParams, ibar_pmca, k_pmca, h_pmca, g, valid=True
+    vm,
+    na_i,
+    na_o,
+    ca_o,
+    temperature,
+    ncx: NCXParams,
+    ibar_pmca,
+    k_pmca,
+    h_pmca,
+    g,
+    valid=True,
+    q10_pmca=Q10_PMCA,
 ) -> tuple[Array, Array, Array, Array]:
-    """(x = ln[Ca]_i, nroots, status, residual)."""
+    """(x = ln[Ca]_i, nroots, status, residual); I_PMCA × q10_pmca^((T − 310 K)/10 K)."""
     dtype = _float_dtype(vm, na_i, na_o, ca_o, temperature, *ncx, ibar_pmca, k_pmca, h_pmca, g)
     valid = _all(
         jnp.asarray(valid),
-        _finite(vm, na_i, na_o, ca_o, temperature, ibar_pmca, k_pmca, h_pmca, g),
+        _finite(vm, na_i, na_o, ca_o, temperature, ibar_pmca, k_pmca, h_pmca, g, q10_pmca),
+        q10_pmca > 0,
         ncx.valid(),
         na_i > 0,
         na_o > 0,
@@ -671,7 +854,10 @@ def _ca_solve(
         h_pmca >= 0,
         g >= 0,
     )
-    pt, s, ln_ca_o = _ca_setup(vm, na_i, na_o, ca_o, temperature, ncx, ibar_pmca, k_pmca, h_pmca, g)
+    pt, s, ln_ca_o = _ca_setup(
+        vm, na_i, na_o, ca_o, temperature, ncx, ibar_pmca, k_pmca, h_pmca, g, q10_pmca
+    )
+    scanned = ln_ca_o > math.log(CA_SCAN_LOW)  # [1 nM, [Ca]_o] is not empty
 
     def f(x):
         return _ca_balance(x, pt, s)
@@ -680,7 +866,7 @@ def _ca_solve(
         n = CA_SCAN_POINTS
         x_low = math.log(CA_SCAN_LOW)
         nroots, u = _ca_scan(pt, s, ln_ca_o, dtype)
-        found = (u < n - 1) & (ln_ca_o > x_low)
+        found = (u < n - 1) & scanned
         step = (ln_ca_o - x_low) / (n - 1)
         # the bracket [x_k, x_k+1]; if u rounds onto a node, the root is at that
         # node to rounding and the start (clipped to the bracket) is already there
@@ -701,7 +887,8 @@ def _ca_solve(
     converged = jnp.isfinite(x) & (jnp.abs(fx) <= _xtol(dtype) * jnp.abs(dfx))
     status = _status(valid, found, converged)
     nan = jnp.asarray(jnp.nan, dtype)
-    nroots = jnp.where(valid, nroots, 0).astype(jnp.int8)  # ≤ 63
+    # no range searched (invalid input, or [Ca]_o ≤ 1 nM): no roots found
+    nroots = jnp.where(valid & scanned, nroots, 0).astype(jnp.int8)  # ≤ 63
     return jnp.where(found, x, nan), nroots, status, jnp.where(found, fx, nan)
 
 
@@ -716,6 +903,8 @@ def calcium_steady_state(
     k_pmca: ArrayLike,
     h_pmca: ArrayLike,
     g_ca_bg: ArrayLike,
+    *,
+    q10_pmca: ArrayLike = Q10_PMCA,
 ) -> CaSteadyState:
     """Steady-state cytosolic Ca²⁺ at fixed V_m and [Na⁺]: the lowest stable root.
 
@@ -741,6 +930,9 @@ def calcium_steady_state(
         PMCA Hill coefficient, dimensionless (≥ 0).
     g_ca_bg : float
         Background Ca²⁺ conductance, mS/cm² (≥ 0).
+    q10_pmca : float
+        PMCA Q10, dimensionless (> 0); default 2.35 (GPB 2010), reference 310 K.
+        The NCX Q10 is ``ncx.q10``.
 
     Returns
     -------
@@ -754,7 +946,7 @@ def calcium_steady_state(
     (2001) J Gen Physiol 117:119.
     """
     x, nroots, status, res = _ca_solve(
-        vm, na_i, na_o, ca_o, temperature, ncx, ibar_pmca, k_pmca, h_pmca, g_ca_bg
+        vm, na_i, na_o, ca_o, temperature, ncx, ibar_pmca, k_pmca, h_pmca, g_ca_bg, True, q10_pmca
     )
     return CaSteadyState(jnp.exp(x), nroots, status, res)
 
@@ -762,6 +954,10 @@ def calcium_steady_state(
 # ------------------------------------------------------------------- registry
 _WEI = "Wei, Ullah & Schiff 2014 J Neurosci 34:11733"
 _GPB = "Grandi, Pasqualini & Bers 2010 J Mol Cell Cardiol 48:112"
+_CARDIAC = (
+    " — cardiac (ventricular myocyte); assumption for neurons: no neuronal value in "
+    "these units (per membrane area, C_m = 1 µF/cm²) is established, see physics.md"
+)
 
 INPUTS: list[InputSpec] = [
     InputSpec(
@@ -781,16 +977,26 @@ INPUTS: list[InputSpec] = [
         "converts a membrane current density into a cytosolic concentration rate "
         "(sphere of radius 7 µm)",
         lower=0.0,
-        reference=_WEI,
+        reference=_WEI + " (= 3/(F·r) for a sphere of radius r = 7 µm)",
     ),
     InputSpec(
         "ibar_pmca",
         "uA/cm**2",
         0.0673,
         "PMCA Ī",
-        "maximal plasma-membrane Ca²⁺-ATPase current",
+        "maximal plasma-membrane Ca²⁺-ATPase current at 310 K",
         lower=0.0,
-        reference=_GPB,
+        reference=_GPB + _CARDIAC,
+    ),
+    InputSpec(
+        "q10_pmca",
+        "",
+        Q10_PMCA,
+        "PMCA Q10",
+        "temperature coefficient of I_PMCA: I × q10_pmca^((T − 310 K)/10 K) (1 at 310 K)",
+        lower=0.0,
+        lower_open=True,
+        reference=_GPB + " (Q10 = 2.35, reference 310 K)",
     ),
     InputSpec(
         "k_pmca",
@@ -800,7 +1006,8 @@ INPUTS: list[InputSpec] = [
         "[Ca²⁺]ᵢ of half-maximal PMCA current",
         lower=0.0,
         lower_open=True,
-        reference=_GPB,
+        reference=_GPB + " (0.5 µM; neuronal PMCA isoforms 2 and 3 have K ≈ 0.1–0.5 µM "
+        "with calmodulin: Strehler & Zacharias 2001 Physiol Rev 81:21)",
         concentration=True,
     ),
     InputSpec(
@@ -810,7 +1017,7 @@ INPUTS: list[InputSpec] = [
         "PMCA Hill coefficient",
         "Hill coefficient of the PMCA current in [Ca²⁺]ᵢ",
         lower=0.0,
-        reference=_GPB,
+        reference=_GPB + " (cardiac; kept for neurons: assumption)",
     ),
     InputSpec(
         "g_ca_bg",
@@ -819,7 +1026,7 @@ INPUTS: list[InputSpec] = [
         "background Ca²⁺ conductance",
         "background (leak) Ca²⁺ conductance",
         lower=0.0,
-        reference=_GPB,
+        reference=_GPB + _CARDIAC,
     ),
 ]
 
@@ -834,9 +1041,10 @@ def _reg_valid(p: Mapping[str, Any]) -> Array:
     for name in ("ic50_bumetanide", "ic50_vu0463271"):
         conds.append(p[name] > 0)
     conds += [p["u_kcc2"] >= 0, p["u_nkcc1"] >= 0]
+    conds += [p["ko_gate_nkcc1"] >= 0, p["ko_gate_nkcc1"] <= 1]
     names = (
         "p_kcc2 p_nkcc1 rho_kcc2 rho_nkcc1 bumetanide vu0463271 "
-        "ic50_bumetanide ic50_vu0463271 u_kcc2 u_nkcc1"
+        "ic50_bumetanide ic50_vu0463271 u_kcc2 u_nkcc1 ko_gate_nkcc1"
     ).split()
     return _all(*conds, _finite(*(p[n] for n in names)))
 
@@ -856,7 +1064,11 @@ def _cl(p: Mapping[str, Any], cache: dict) -> tuple[Array, Array, Array]:
             u_n,
             p["g_cl"],
             p["gamma"],
-            valid=_reg_valid(p),
+            _reg_valid(p),
+            p["u_ae3"],
+            p["u_ndcbe"],
+            p["hco3_i"],
+            p["hco3_o"],
         )
 
     return cached(cache, "cl_i_ss", run)
@@ -875,6 +1087,8 @@ def _ca(p: Mapping[str, Any], cache: dict) -> tuple[Array, Array, Array, Array]:
             p["k_pmca"],
             p["h_pmca"],
             p["g_ca_bg"],
+            True,
+            p["q10_pmca"],
         )
 
     return cached(cache, "ca_i_ss", run)
@@ -938,7 +1152,8 @@ OUTPUTS: list[OutputSpec] = [
         "cl_i_ss",
         "mM",
         "steady-state [Cl⁻]ᵢ",
-        "[Cl⁻]ᵢ at which γg_Cl(V_m − E_Cl) − J_KCC2 + 2J_NKCC1 = 0 at fixed V_m",
+        "[Cl⁻]ᵢ at which γg_Cl(V_m − E_Cl) − J_KCC2 + 2J_NKCC1 + J_AE3 − J_NDCBE = 0 "
+        "at fixed V_m (AE3/NDCBE off unless u_ae3, u_ndcbe > 0)",
         lambda p, cache: jnp.exp(_cl(p, cache)[0]),
         companions=_CL_COMP,
         attrs=_CL_REF,
@@ -996,7 +1211,8 @@ OUTPUTS: list[OutputSpec] = [
         "residual_cl_i_ss",
         "mM/s",
         "chloride balance residual",
-        "net Cl⁻ influx γg_Cl(V_m − E_Cl) − J_KCC2 + 2J_NKCC1 at the returned [Cl⁻]ᵢ",
+        "net Cl⁻ influx γg_Cl(V_m − E_Cl) − J_KCC2 + 2J_NKCC1 + J_AE3 − J_NDCBE at the "
+        "returned [Cl⁻]ᵢ",
         lambda p, cache: _cl(p, cache)[2],
     ),
     OutputSpec(
@@ -1014,7 +1230,8 @@ OUTPUTS: list[OutputSpec] = [
         "ca_i_ss_nroots",
         "",
         "number of calcium steady states",
-        "sign changes of the Ca²⁺ balance found on the 64-point log scan of [1 nM, [Ca²⁺]ₒ]",
+        "sign changes of the Ca²⁺ balance found on the 64-point log scan of [1 nM, [Ca²⁺]ₒ] "
+        "(0 when that range is empty or an input is invalid)",
         lambda p, cache: _ca(p, cache)[1],
         dtype="int8",
         companions=_CA_COMP,

@@ -17,12 +17,26 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from ._checks import check_finite, check_positive, check_range
-from .constants import J_PER_KJ, KJ_PER_MOL_PER_MV, LN10, MV_PER_V, T_DEFAULT, F, R
+from .constants import (
+    CO2_SOLUBILITY,
+    J_PER_KJ,
+    KJ_PER_MOL_PER_MV,
+    LN10,
+    MV_PER_V,
+    PK_CO2,
+    T_DEFAULT,
+    T_Q10_REF,
+    F,
+    R,
+)
 
 __all__ = [
     "nernst",
     "dG_ion",
     "h_from_ph",
+    "hco3_from_co2",
+    "dG_atp_hydrolysis",
+    "q10_factor",
     "e_gaba",
     "sign_mode",
     "polarity",
@@ -34,13 +48,18 @@ def _rt_f_mv(temperature: ArrayLike) -> Array:
     return R * jnp.asarray(temperature) / F * MV_PER_V
 
 
-def nernst(c_out: ArrayLike, c_in: ArrayLike, z: int, temperature: ArrayLike = T_DEFAULT) -> Array:
+def nernst(
+    *, c_in: ArrayLike, c_out: ArrayLike, z: int, temperature: ArrayLike = T_DEFAULT
+) -> Array:
     """Nernst equilibrium potential E_X = (RT/zF) ln([X]_o/[X]_i).
+
+    Every argument is keyword-only (``nernst(c_in=5.0, c_out=130.0, z=-1)``), as
+    in :func:`dG_ion`: a positional call cannot swap inside and outside silently.
 
     Parameters
     ----------
-    c_out, c_in : float
-        Outside and inside concentrations, mM (> 0, finite).
+    c_in, c_out : float
+        Inside and outside concentrations, mM (> 0, finite).
     z : int
         Valence, elementary charges (non-zero).
     temperature : float
@@ -71,6 +90,7 @@ def nernst(c_out: ArrayLike, c_in: ArrayLike, z: int, temperature: ArrayLike = T
 
 
 def dG_ion(
+    *,
     c_in: ArrayLike,
     c_out: ArrayLike,
     z: int,
@@ -79,7 +99,8 @@ def dG_ion(
 ) -> Array:
     """Electrochemical ΔG of moving 1 mol of X from out to in.
 
-    ΔG_X = RT ln([X]_i/[X]_o) + zFV_m.
+    ΔG_X = RT ln([X]_i/[X]_o) + zFV_m. Every argument is keyword-only
+    (``dG_ion(c_in=12.0, c_out=145.0, z=1, vm=-65.0)``), as in :func:`nernst`.
 
     Parameters
     ----------
@@ -135,6 +156,115 @@ def h_from_ph(ph: ArrayLike) -> Array:
     """
     check_finite("ph", ph)
     return jnp.exp((3.0 - jnp.asarray(ph)) * LN10)
+
+
+def _hco3_from_co2(ph, pco2):
+    return CO2_SOLUBILITY * pco2 * jnp.exp((ph - PK_CO2) * LN10)
+
+
+def hco3_from_co2(ph: ArrayLike, pco2: ArrayLike) -> Array:
+    """[HCO₃⁻] in equilibrium with CO₂ (Henderson–Hasselbalch): α pCO₂ 10^(pH − pK′).
+
+    With α = 0.0307 mM/mmHg and pK′ = 6.1 (37 °C), pCO₂ = 40 mmHg gives
+    24.50 mM at pH 7.4 and 15.46 mM at pH 7.2.
+
+    Parameters
+    ----------
+    ph : float
+        pH of the compartment, dimensionless (finite).
+    pco2 : float
+        Partial pressure of CO₂, mmHg (> 0).
+
+    Returns
+    -------
+    float
+        [HCO₃⁻] in mM.
+
+    References
+    ----------
+    Henderson L. J. (1908) Am J Physiol 21:173; Hasselbalch K. A. (1916) Biochem Z
+    78:112; Severinghaus J. W., Stupfel M. & Bradley A. F. (1956) J Appl Physiol
+    9:197 (pK′ = 6.1 at 37 °C); Austin W. H. et al. (1963) J Appl Physiol 18:301
+    (α = 0.0307 mM/mmHg at 37 °C).
+    """
+    check_finite("ph", ph)
+    check_positive("pco2", pco2, "mmHg")
+    return _hco3_from_co2(jnp.asarray(ph), jnp.asarray(pco2))
+
+
+def _dG_atp_hydrolysis(atp, adp, pi, dG0, temperature):
+    # concentrations in mM; the standard state is 1 M = 1e3 mM
+    rt = R * temperature / J_PER_KJ
+    return dG0 + rt * (jnp.log(adp) + jnp.log(pi) - jnp.log(atp) - jnp.log(1e3))
+
+
+def dG_atp_hydrolysis(
+    atp: ArrayLike,
+    adp: ArrayLike,
+    pi: ArrayLike,
+    dG0: ArrayLike = -30.5,
+    temperature: ArrayLike = T_DEFAULT,
+) -> Array:
+    """Free energy of ATP hydrolysis, ΔG_ATP = ΔG°′ + RT ln([ADP][Pi]/[ATP]) (1 M standard state).
+
+    With ΔG°′ = −30.5 kJ/mol, [ATP] = 2 mM, free [ADP] = 50 µM and [Pi] = 3 mM
+    at 310 K: −54.98 kJ/mol, the engine's default ``dG_atp`` (−55 kJ/mol).
+
+    Parameters
+    ----------
+    atp, adp, pi : float
+        Free cytosolic ATP, ADP and inorganic phosphate, mM (> 0).
+    dG0 : float
+        Standard transformed free energy ΔG°′ (pH 7, excess Mg²⁺), kJ/mol (finite).
+    temperature : float
+        Absolute temperature, K (> 0).
+
+    Returns
+    -------
+    float
+        ΔG_ATP in kJ/mol (< 0: hydrolysis is downhill).
+
+    References
+    ----------
+    Alberty R. A. & Goldberg R. N. (1992) Biochemistry 31:10610 (ΔG°′ of the ATP
+    series); −30.5 kJ/mol is the textbook ΔG°′ (25 °C, pH 7, excess Mg²⁺; e.g.
+    Nelson & Cox, *Lehninger Principles of Biochemistry*). Veech R. L. et al.
+    (1979) J Biol Chem 254:6538 (cytosolic phosphorylation potential).
+    """
+    for name, v in (("atp", atp), ("adp", adp), ("pi", pi)):
+        check_positive(name, v)
+    check_finite("dG0", dG0, "kJ/mol")
+    check_range("temperature", temperature, lower=0.0, lower_open=True, unit="K")
+    return _dG_atp_hydrolysis(atp, adp, pi, dG0, jnp.asarray(temperature))
+
+
+def _q10_factor(q10, temperature):
+    # q10 ** ((T − 310)/10): exactly 1 at 310 K (x**0 == 1 in IEEE arithmetic).
+    return jnp.power(q10, (temperature - T_Q10_REF) / 10.0)
+
+
+def q10_factor(q10: ArrayLike, temperature: ArrayLike) -> Array:
+    """Temperature factor of a rate, Q10^((T − 310 K)/10 K); exactly 1 at 310 K.
+
+    Parameters
+    ----------
+    q10 : float
+        Q10 coefficient, dimensionless (> 0); GPB 2010 use 1.57 (NCX), 2.35 (PMCA).
+    temperature : float
+        Absolute temperature, K (> 0).
+
+    Returns
+    -------
+    float
+        The factor, dimensionless.
+
+    References
+    ----------
+    Grandi, Pasqualini & Bers (2010) J Mol Cell Cardiol 48:112 (reference 310 K).
+    """
+    check_positive("q10", q10, "")
+    check_range("temperature", temperature, lower=0.0, lower_open=True, unit="K")
+    return _q10_factor(jnp.asarray(q10), jnp.asarray(temperature))
 
 
 def e_gaba(

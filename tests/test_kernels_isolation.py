@@ -22,7 +22,7 @@ r = kernels.evaluate({{"vm": -65.0}}, ["dG_na", "dG_ncx", "v_rev_ncx", "gaba_pol
 r = kernels.REGISTRY.with_transporters({{"t": {{"stoichiometry": {{"na": 1}}}}}}).evaluate(
     {{k: float(v) for k, v in kernels.REGISTRY.defaults().items()}}, ["dG_t"]
 )
-kernels.nernst(145.0, 12.0, 1)
+kernels.nernst(c_in=12.0, c_out=145.0, z=1)
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in {FORBIDDEN!r})
 print(json.dumps(loaded))
 """

@@ -121,13 +121,17 @@ def ca_balance_math(ca: float, p: dict) -> float:
         + na_o**3 * ca
     )
     e1, e2 = math.exp(p["nu_ncx"] * u), math.exp((p["nu_ncx"] - 1) * u)
-    i_ncx = p["ibar_ncx"] * ka * (e1 * na_i**3 * ca_o - e2 * na_o**3 * ca)
+    # GPB 2010 temperature factors, reference 310 K
+    q_ncx = p["q10_ncx"] ** ((p["temperature"] - 310.0) / 10.0)
+    q_pmca = p["q10_pmca"] ** ((p["temperature"] - 310.0) / 10.0)
+    i_ncx = p["ibar_ncx"] * q_ncx * ka * (e1 * na_i**3 * ca_o - e2 * na_o**3 * ca)
     i_ncx /= d * (1 + p["ksat_ncx"] * e2)
     inact = (1 - p["f_inact_ncx"]) + p["f_inact_ncx"] / (
         1 + (na_i / p["k_inact_ncx"]) ** p["n_inact_ncx"]
     )
     e_ca = phi / 2 * math.log(ca_o / ca)
     pmca = p["ibar_pmca"] * ca ** p["h_pmca"] / (p["k_pmca"] ** p["h_pmca"] + ca ** p["h_pmca"])
+    pmca *= q_pmca
     return 2 * inact * i_ncx - p["g_ca_bg"] * (p["vm"] - e_ca) - pmca
 
 
@@ -192,6 +196,7 @@ def test_inputs_declared():
         "k_pmca": (5e-4, "mM"),  # 0.5 µM
         "h_pmca": (1.6, ""),
         "g_ca_bg": (5.513e-4, "mS/cm**2"),
+        "q10_pmca": (2.35, ""),  # GPB 2010
     }
     pint = pytest.importorskip("pint")
     ureg = pint.UnitRegistry()

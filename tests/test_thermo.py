@@ -142,7 +142,7 @@ def test_dG_na_chapter_worked_example():
     # Chapter, "The Electrochemical Driving Force": Na⁺ influx at 310 K, 145/12 mM,
     # −65 mV is approximately −12.7 kJ/mol; physics.md Reference values: −12.6942.
     hand = rt_kj(310.0) * math.log(12.0 / 145.0) + F_SC * (-65e-3) / 1e3
-    direct = float(kernels.dG_ion(12.0, 145.0, 1, -65.0, 310.0))
+    direct = float(kernels.dG_ion(c_in=12.0, c_out=145.0, z=1, vm=-65.0, temperature=310.0))
     via_registry = float(kernels.evaluate({"vm": -65.0}, ["dG_na"])["dG_na"])
     assert direct == pytest.approx(hand, abs=1e-12)
     assert via_registry == pytest.approx(hand, abs=1e-12)
@@ -157,7 +157,7 @@ def test_dG_na_chapter_worked_example():
 )
 def test_e_cl_chapter_shift(cl_i, e_cl_ref):
     hand = rt_f_mv(310.0) * math.log(cl_i / 130.0)  # E_Cl = (RT/F) ln([Cl]_i/[Cl]_o)
-    e_cl = float(kernels.nernst(130.0, cl_i, -1, 310.0))
+    e_cl = float(kernels.nernst(c_in=cl_i, c_out=130.0, z=-1, temperature=310.0))
     assert e_cl == pytest.approx(hand, abs=1e-10)
     assert e_cl == pytest.approx(e_cl_ref, abs=5e-5)
     assert round(e_cl) == {5.0: -87, 15.0: -58}[cl_i]
@@ -210,7 +210,7 @@ def test_h_from_ph():
     assert float(kernels.h_from_ph(3.0)) == pytest.approx(1.0, rel=1e-15)
     # e_h from pH equals the Nernst potential of the concentrations.
     e_h = float(kernels.evaluate({}, "e_h")["e_h"])
-    ref = float(kernels.nernst(kernels.h_from_ph(7.4), kernels.h_from_ph(7.2), 1))
+    ref = float(kernels.nernst(c_in=kernels.h_from_ph(7.2), c_out=kernels.h_from_ph(7.4), z=1))
     assert e_h == pytest.approx(ref, abs=1e-10)
     assert e_h == pytest.approx(rt_f_mv(310.0) * -0.2 * math.log(10.0), abs=1e-10)
 
@@ -257,17 +257,17 @@ def test_polarity_tolerance_is_mode_tolerance_over_f():
     t=st.floats(250.0, 350.0),
 )
 def test_nernst_antisymmetry_and_scaling(c, d, k, z, t):
-    e = np.asarray(kernels.nernst(c, d, z, t))
+    e = np.asarray(kernels.nernst(c_in=d, c_out=c, z=z, temperature=t))
     scale = rt_f_mv(t) * (np.abs(np.log(c)) + np.abs(np.log(d)) + abs(math.log(k)) + 1.0)
     tol = 1e-13 * scale
     # Swapping the sides, or the sign of z, flips the sign.
-    assert_close(np.asarray(kernels.nernst(d, c, z, t)), -e, tol)
-    assert_close(np.asarray(kernels.nernst(c, d, -z, t)), -e, tol)
+    assert_close(np.asarray(kernels.nernst(c_in=c, c_out=d, z=z, temperature=t)), -e, tol)
+    assert_close(np.asarray(kernels.nernst(c_in=d, c_out=c, z=-z, temperature=t)), -e, tol)
     # E ∝ 1/z and ∝ T; invariant under scaling both concentrations.
-    assert_close(z * e, np.asarray(kernels.nernst(c, d, 1, t)), tol * 3)
-    e2t = np.asarray(kernels.nernst(c, d, z, 2 * t))
+    assert_close(z * e, np.asarray(kernels.nernst(c_in=d, c_out=c, z=1, temperature=t)), tol * 3)
+    e2t = np.asarray(kernels.nernst(c_in=d, c_out=c, z=z, temperature=2 * t))
     assert_close(e2t, 2 * e, 2 * tol)
-    assert_close(np.asarray(kernels.nernst(k * c, k * d, z, t)), e, tol)
+    assert_close(np.asarray(kernels.nernst(c_in=k * d, c_out=k * c, z=z, temperature=t)), e, tol)
     # Against the hand formula (RT/zF) ln(c_o/c_i).
     assert_close(e, rt_f_mv(t) / z * np.log(c / d), tol)
 
@@ -281,13 +281,13 @@ def test_nernst_antisymmetry_and_scaling(c, d, k, z, t):
 )
 def test_dG_ion_is_zF_times_distance_from_nernst(c_in, c_out, vm, z):
     # ΔG_X = zF(V_m − E_X): the ion is at equilibrium exactly at its Nernst potential.
-    dG = np.asarray(kernels.dG_ion(c_in, c_out, z, vm, 310.0))
-    e = np.asarray(kernels.nernst(c_out, c_in, z, 310.0))
+    dG = np.asarray(kernels.dG_ion(c_in=c_in, c_out=c_out, z=z, vm=vm, temperature=310.0))
+    e = np.asarray(kernels.nernst(c_in=c_in, c_out=c_out, z=z, temperature=310.0))
     fkj = F_SC * 1e-6  # kJ/mol per mV
     lmag = np.abs(np.log(c_in)) + np.abs(np.log(c_out))
     scale = rt_kj(310.0) * lmag + abs(z) * fkj * np.abs(vm)
     assert_close(dG, z * fkj * (vm - e), 1e-13 * scale + 1e-15)
-    at_eq = np.asarray(kernels.dG_ion(c_in, c_out, z, e, 310.0))
+    at_eq = np.asarray(kernels.dG_ion(c_in=c_in, c_out=c_out, z=z, vm=e, temperature=310.0))
     assert np.all(np.abs(at_eq) <= 1e-12 * scale + 1e-15)
 
 
@@ -305,7 +305,7 @@ def test_registry_potentials_match_kernels_and_hand(p):
         atol = 1e-12 * (rt_kj(t) * lscale + F_SC * 1e-6 * np.abs(p["vm"]) * abs(z))
         assert_close(res[f"dG_{s}"], dG_hand, atol, f"dG_{s}")
         if s != "h":  # the single-point kernels take concentrations, not pH
-            e_k = np.asarray(kernels.nernst(co, ci, z, t))
+            e_k = np.asarray(kernels.nernst(c_in=ci, c_out=co, z=z, temperature=t))
             assert_close(res[f"e_{s}"], e_k, 1e-12 * rt_f_mv(t) * lscale, f"e_{s}")
 
 
@@ -413,18 +413,27 @@ def test_float32_matches_float64(p):
 @pytest.mark.parametrize(
     ("call", "fragments"),
     [
-        (lambda: kernels.nernst(-1.0, 5.0, 1), ["c_out", "-1.0", "> 0"]),
-        (lambda: kernels.nernst(5.0, 0.0, 1), ["c_in", "0.0", "> 0"]),
-        (lambda: kernels.nernst(float("nan"), 5.0, 1), ["c_out", "nan", "> 0"]),
-        (lambda: kernels.nernst(float("inf"), 5.0, 1), ["c_out", "inf", "finite"]),
-        (lambda: kernels.nernst(np.array([1.0, -2.0]), 5.0, 1), ["c_out", "-2.0"]),
-        (lambda: kernels.nernst(5.0, 5.0, 0), ["z = 0"]),
-        (lambda: kernels.nernst(5.0, 5.0, 1, 0.0), ["temperature", "0.0", "> 0"]),
-        (lambda: kernels.nernst("5", 5.0, 1), ["c_out", "'5'", "not a number"]),
-        (lambda: kernels.nernst(None, 5.0, 1), ["c_out", "None"]),
-        (lambda: kernels.dG_ion(5.0, 5.0, 1, float("nan")), ["vm", "nan", "finite"]),
-        (lambda: kernels.dG_ion(-5.0, 5.0, 1, -70.0), ["c_in", "-5.0"]),
-        (lambda: kernels.dG_ion(5.0, 5.0, 1, -70.0, -1.0), ["temperature", "-1.0"]),
+        (lambda: kernels.nernst(c_in=5.0, c_out=-1.0, z=1), ["c_out", "-1.0", "> 0"]),
+        (lambda: kernels.nernst(c_in=0.0, c_out=5.0, z=1), ["c_in", "0.0", "> 0"]),
+        (lambda: kernels.nernst(c_in=5.0, c_out=float("nan"), z=1), ["c_out", "nan", "> 0"]),
+        (lambda: kernels.nernst(c_in=5.0, c_out=float("inf"), z=1), ["c_out", "inf", "finite"]),
+        (lambda: kernels.nernst(c_in=5.0, c_out=np.array([1.0, -2.0]), z=1), ["c_out", "-2.0"]),
+        (lambda: kernels.nernst(c_in=5.0, c_out=5.0, z=0), ["z = 0"]),
+        (
+            lambda: kernels.nernst(c_in=5.0, c_out=5.0, z=1, temperature=0.0),
+            ["temperature", "0.0", "> 0"],
+        ),
+        (lambda: kernels.nernst(c_in=5.0, c_out="5", z=1), ["c_out", "'5'", "not a number"]),
+        (lambda: kernels.nernst(c_in=5.0, c_out=None, z=1), ["c_out", "None"]),
+        (
+            lambda: kernels.dG_ion(c_in=5.0, c_out=5.0, z=1, vm=float("nan")),
+            ["vm", "nan", "finite"],
+        ),
+        (lambda: kernels.dG_ion(c_in=-5.0, c_out=5.0, z=1, vm=-70.0), ["c_in", "-5.0"]),
+        (
+            lambda: kernels.dG_ion(c_in=5.0, c_out=5.0, z=1, vm=-70.0, temperature=-1.0),
+            ["temperature", "-1.0"],
+        ),
         (lambda: kernels.e_gaba(5.0, 130.0, 16.0, 26.0, -0.1), ["p_hco3_cl", "-0.1", ">= 0"]),
         (lambda: kernels.e_gaba(5.0, 130.0, 0.0, 26.0), ["hco3_i", "0.0", "> 0"]),
         (lambda: kernels.e_gaba(5.0, 130.0, 16.0, 26.0, 0.2, 0.0), ["temperature", "0.0"]),
@@ -438,9 +447,22 @@ def test_bad_arguments_raise_with_value_and_range(call, fragments):
         assert frag in str(info.value), (frag, str(info.value))
 
 
+def test_nernst_and_dG_ion_are_keyword_only():
+    # One argument order for both, and no silent inside/outside swap: positional calls fail.
+    with pytest.raises(TypeError):
+        kernels.nernst(130.0, 5.0, -1)
+    with pytest.raises(TypeError):
+        kernels.dG_ion(12.0, 145.0, 1, -65.0)
+    # E_Cl at 5/130 mM and ΔG_Na at 12/145 mM, −65 mV (physics.md reference values)
+    assert float(kernels.nernst(c_in=5.0, c_out=130.0, z=-1)) == pytest.approx(-87.0359, abs=1e-4)
+    dg = kernels.dG_ion(c_in=12.0, c_out=145.0, z=1, vm=-65.0)
+    assert float(dg) == pytest.approx(-12.6942, abs=1e-4)
+    assert dg.dtype == jnp.float64  # importing kernels enables float64
+
+
 def test_traced_calls_do_not_raise():
     # Inside jit/vmap nothing raises: invalid points come back as NaN.
-    e = jax.jit(kernels.nernst, static_argnums=2)(-1.0, 5.0, 1)
+    e = jax.jit(kernels.nernst, static_argnames="z")(c_in=5.0, c_out=-1.0, z=1)
     assert np.isnan(float(e))
-    e = jax.vmap(lambda c: kernels.nernst(c, 5.0, 1))(jnp.array([-1.0, 5.0]))
+    e = jax.vmap(lambda c: kernels.nernst(c_in=5.0, c_out=c, z=1))(jnp.array([-1.0, 5.0]))
     assert np.isnan(float(e[0])) and float(e[1]) == 0.0
