@@ -67,7 +67,7 @@ def timed(fn, repeats: int):
 
 
 def bench_case(output: str, n: int, third: str, repeats: int, levels: int | None) -> dict:
-    from sweep.boundary import adaptive_cells, boundary_cells, output_function
+    from sweep.analysis.boundary import adaptive_cells, boundary_cells, output_function
     from sweep.execute import BlockRunner
     from sweep.plan import make_plan
 

@@ -15,8 +15,8 @@ import xarray as xr
 
 from kernels import evaluate
 from kernels.registry import REGISTRY
-from sweep.boundary import (
-    NAN_CLASS,
+from kernels.solvers import NOT_WRITTEN, Status
+from sweep.analysis.boundary import (
     adaptive_cells,
     boundary_adaptive,
     boundary_along,
@@ -99,7 +99,7 @@ def test_voltage_boundary_is_v_rev(transporter, voltage, lo, hi, axes):
     assert ds.attrs["closed_form"] == f"v_rev_{transporter}"
     assert ds.attrs["closed_form_max_rel_deviation"] <= TOL
     assert ds.attrs["closed_form_single_crossing"]
-    assert np.all(ds[f"status_boundary_{voltage}"].values[..., 0][inside] == 0)
+    assert np.all(ds[f"status_boundary_{voltage}"].values[..., 0][inside] == Status.CONVERGED)
 
 
 @pytest.mark.parametrize("transporter", ["kcc2", "nkcc1"])
@@ -174,7 +174,9 @@ def test_zero_one_two_crossings():
         np.isnan(r.roots[0, 1:]).all() and np.isnan(r.roots[1, 2]) and np.isnan(r.roots[2:]).all()
     )
     np.testing.assert_array_equal(r.side[:2], [[1, 0, 0], [1, -1, 0]])
-    np.testing.assert_array_equal(r.status[1], [0, 0, 2])
+    np.testing.assert_array_equal(
+        r.status[1], [Status.CONVERGED, Status.CONVERGED, Status.NO_ROOT_IN_RANGE]
+    )
     assert not r.overflow.any()
     assert r.n_evaluations == r.n_grid_evaluations + r.iterations.sum()
 
@@ -299,7 +301,7 @@ def test_ncx_mode_boundary_at_steady_state_is_a_sign_change_of_i_ncx_ss():
     ds = boundary_along(spec, "i_ncx_ss", "vm").dataset
     roots = ds["boundary_vm"].values[:, 0]
     assert np.all(ds["n_crossings"].values >= 1) and np.all(np.isfinite(roots))
-    assert np.all(ds["status_boundary_vm"].values[:, 0] == 0)
+    assert np.all(ds["status_boundary_vm"].values[:, 0] == Status.CONVERGED)
     from sweep.execute import evaluate_points
 
     h = 1e-9 * 180.0
@@ -408,7 +410,7 @@ def test_adaptive_float_output_uses_sign_and_levels_zero_is_dense():
     ds0 = boundary_adaptive(spec, "dG_ncx", levels=0).dataset
     assert ds0.attrs["n_evaluations"] == ds0.attrs["n_dense"] == 37 * 20
     res = adaptive_cells(
-        lambda a: jnp.where(a > 0.55, NAN_CLASS, 1).astype(jnp.int8), [np.linspace(0, 1, 11)]
+        lambda a: jnp.where(a > 0.55, NOT_WRITTEN, 1).astype(jnp.int8), [np.linspace(0, 1, 11)]
     )
     assert res.boundary_cell.sum() == 1 and res.boundary_cell[5]
 
