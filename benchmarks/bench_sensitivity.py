@@ -46,7 +46,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _machine import machine  # noqa: E402  (benchmarks/ is on sys.path when run)
+from _machine import machine, timed  # noqa: E402  (benchmarks/ is on sys.path when run)
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -167,17 +167,6 @@ def numpy_e_gaba(X: np.ndarray, inputs: dict, d: dict) -> np.ndarray:
 
 
 # --- timing -----------------------------------------------------------------------
-def timed(fn, repeats: int):
-    t0 = time.perf_counter()
-    out = fn()
-    first = time.perf_counter() - t0
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    med = statistics.median(times)
-    return out, med, max(0.0, first - med)
 
 
 def timed_interleaved(fns: dict, repeats: int):
@@ -270,18 +259,18 @@ def main(argv=None) -> int:
     t_brent = t.get("salib_brentq")
 
     # the engine's steps, and the numpy evaluation alone
-    X, t_sample, _ = timed(
+    X, t_sample, *_ = timed(
         lambda: sens.sample(problem, "sobol", n, seed=seed, second_order=so), args.repeats
     )
     rows_config = samples_config(spec, [output], "sobol", n, seed, so, 4, "unused.zarr")
     rows_plan = make_plan(parse_config(rows_config))  # the rows, as the engine plans them
     assert np.array_equal(rows_plan.rows, X)
-    Yd, t_eval, _ = timed(lambda: evaluate_plan(rows_plan, scheduler=args.scheduler), args.repeats)
-    _, t_an, _ = timed(
+    Yd, t_eval, *_ = timed(lambda: evaluate_plan(rows_plan, scheduler=args.scheduler), args.repeats)
+    _, t_an, *_ = timed(
         lambda: sens.analyze(problem, X, {output: Yd[output]}, "sobol", seed=seed, second_order=so),
         args.repeats,
     )
-    _, t_np_eval, _ = timed(lambda: np_fn(X, inputs, d), args.repeats)
+    _, t_np_eval, *_ = timed(lambda: np_fn(X, inputs, d), args.repeats)
     same_x = np.array_equal(sp.samples, X)
     y_np = np.asarray(sp.results).ravel()
     rel = float(np.max(np.abs(Yd[output] - y_np) / np.maximum(np.abs(y_np), 1e-300)))

@@ -135,3 +135,21 @@ def test_every_module_imports_alone_in_any_order():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_production_code_reads_only_documented_environment_variables():
+    """No fault injection through the environment: the variables sweep/ reads are settings."""
+    import re
+
+    allowed = {"SWEEP_DEBUG", "SWEEP_ALLOW_FMA", "SWEEP_JAX_CACHE"}
+    found = set()
+    for p in SWEEP.rglob("*.py"):
+        found |= set(re.findall(r"\bSWEEP_[A-Z_]+\b", p.read_text(encoding="utf-8")))
+    assert found <= allowed, sorted(found - allowed)
+
+
+def test_no_assert_on_user_input_in_production_code():
+    for p in SWEEP.rglob("*.py"):
+        tree = ast.parse(p.read_text(encoding="utf-8"))
+        asserts = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Assert)]
+        assert not asserts, f"{p.relative_to(ROOT)}: assert at lines {asserts}"

@@ -515,3 +515,22 @@ def test_cli_bad_arguments_exit_2_with_one_line(config, tmp_path, capsys, args, 
 def test_cli_missing_config(tmp_path, capsys):
     rc = main(["boundary", str(tmp_path / "nope.yaml"), "--output", "dG_ncx", "--along", "vm"])
     assert rc == 2 and capsys.readouterr().err.count("\n") == 1
+
+
+def test_boundary_status_speaks_the_one_vocabulary():
+    """Refinement status codes are kernels.solvers.Status (no re-typed table)."""
+    from kernels.solvers import MESSAGES, flag_attrs
+
+    spec = spec_of({"vm": {"start": "-120 mV", "stop": "60 mV", "num": 7}})
+    res = boundary_along(spec, "dG_ncx", "vm", max_crossings=3)
+    st = res.dataset["status_boundary_vm"]
+    codes = [Status.CONVERGED, Status.NO_ROOT_IN_RANGE, Status.NOT_CONVERGED]
+    assert {k: st.attrs[k] for k in ("flag_values", "flag_meanings")} == flag_attrs(codes)
+    assert MESSAGES[Status.NOT_CONVERGED] in st.attrs["description"]
+    # one crossing (V_rev) in slot 0, the other slots hold no crossing
+    np.testing.assert_array_equal(
+        st.values, [Status.CONVERGED, Status.NO_ROOT_IN_RANGE, Status.NO_ROOT_IN_RANGE]
+    )
+    # the iteration limit is NOT_CONVERGED
+    c = find_crossings(lambda x: x**3 - 0.3, np.linspace(0, 1, 3), maxiter=1)
+    assert c.status[0] == Status.NOT_CONVERGED

@@ -451,3 +451,40 @@ def test_global_resumes_an_interrupted_samples_store(tmp_path, monkeypatch, caps
     resumed = xr.open_zarr(out).load()
     ref = sens.global_sensitivity(cfg, "sobol", 256, 0)
     np.testing.assert_array_equal(resumed["ST"].values, ref["ST"].values)
+
+
+def test_unusable_model_outputs_are_a_runtime_failure_not_a_usage_error(tmp_path, capsys):
+    """Non-finite or unconverged outputs stop the analysis with exit 1 (not 2) and one line."""
+    import yaml
+
+    assert not issubclass(UnusableOutputError, ConfigError)
+    cfg = tmp_path / "nan.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "name": "nan-range",
+                "axes": {
+                    "cl_i": {"start": "1 mM", "stop": "60 mM", "spacing": "log"},
+                    "cl_o": {"start": "100 mM", "stop": "140 mM"},
+                },
+                "outputs": ["e_cl"],
+            }
+        )
+    )
+    store = tmp_path / "x.zarr"
+    with pytest.MonkeyPatch.context() as mp:
+        import sweep.analysis.global_sensitivity as gs
+
+        real = gs.evaluate_plan
+
+        def with_a_nan(plan, **kw):
+            out = real(plan, **kw)
+            out["e_cl"][3] = np.nan  # a model value SALib cannot use
+            return out
+
+        mp.setattr(gs, "evaluate_plan", with_a_nan)
+        rc = main(["sensitivity", str(cfg), "--global", "sobol", "--n", "8", "--store", str(store)])
+    assert rc == 1
+    err = one_line(capsys.readouterr().err)
+    assert err.startswith("sweep: failed:") and "e_cl at 1 of" in err
+    assert not store.exists()
