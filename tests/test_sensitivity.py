@@ -464,8 +464,8 @@ def test_unusable_model_outputs_are_a_runtime_failure_not_a_usage_error(tmp_path
             {
                 "name": "nan-range",
                 "axes": {
-                    "cl_i": {"start": "1 mM", "stop": "60 mM", "spacing": "log"},
-                    "cl_o": {"start": "100 mM", "stop": "140 mM"},
+                    "cl_i": {"start": "1 mM", "stop": "60 mM", "num": 3, "spacing": "log"},
+                    "cl_o": {"start": "100 mM", "stop": "140 mM", "num": 3},
                 },
                 "outputs": ["e_cl"],
             }
