@@ -603,7 +603,7 @@ def check_disk(plan: Plan, path: Path) -> None:
         )
 
 
-def evaluate_grid(spec: SweepSpec | dict, *, block_bytes: int | None = None):
+def evaluate_grid(spec: SweepSpec | dict, *, block_bytes: int | None = None) -> Any:
     """Evaluate a (small) sweep in memory and return an ``xarray.Dataset`` (no store)."""
     import xarray as xr  # lazy: xarray takes ~1 s to import; `sweep run` never needs it
 

@@ -1026,7 +1026,8 @@ def boundary_along(
             return jnp.asarray(cf.fn(p), jnp.float64)
 
         if others:
-            xstar = np.asarray(jax.jit(jax.vmap(exact))(*[g.ravel() for g in grids]))
+            flat_exact = jax.jit(batch_over_axes(exact, len(others), sampled=True))
+            xstar = np.asarray(flat_exact(*[g.ravel() for g in grids]))
             xstar = xstar.reshape(res.n_crossings.shape)
         else:
             xstar = np.asarray(jax.jit(exact)())

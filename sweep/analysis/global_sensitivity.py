@@ -320,7 +320,10 @@ def global_sensitivity(
 ) -> Any:
     """Global sensitivity indices of a sweep's outputs over its axes' ranges.
 
-    :func:`global_problem` → :func:`sample` → :func:`evaluate` → :func:`analyze`.
+    :func:`~sweep.design.global_problem` → the rows of a ``saltelli | morris``
+    design (:func:`samples_config`, sampled once by :func:`~sweep.design.sample`
+    and held by its plan) → the engine (:func:`~sweep.execute.evaluate_plan`, or
+    a resumable samples store) → :func:`analyze`.
 
     Parameters
     ----------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..analysis.boundary import boundary_adaptive, boundary_along, default_store
 from ..spec import ConfigError, load_spec
@@ -12,7 +14,7 @@ from .common import EXIT_OK, number
 __all__ = ["add_parsers"]
 
 
-def add_parsers(sub) -> None:
+def add_parsers(sub: Any) -> None:
     """Add ``sweep boundary`` to the CLI's sub-parsers."""
     p = sub.add_parser(
         "boundary",
@@ -42,7 +44,7 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_boundary)
 
 
-def cmd_boundary(args) -> int:
+def cmd_boundary(args: argparse.Namespace) -> int:
     """``sweep boundary``: validate, compute, store, print a summary; returns the exit code."""
     if not args.output:
         raise ConfigError("--output NAME is required (e.g. dG_ncx with --along vm)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from ..spec import ConfigError
 
@@ -18,7 +19,7 @@ EXIT_INTERRUPTED = 130
 SCHEDULER_HELP = "threads (default) | processes | synchronous | local:N | tcp://HOST:PORT"
 
 
-def number(flag: str, text: str | None, kind: type, allowed: str):
+def number(flag: str, text: str | None, kind: type, allowed: str) -> Any:
     """``text`` as ``kind`` (None stays None); ``ConfigError`` naming ``flag`` otherwise."""
     if text is None:
         return None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+from typing import Any
+
 from ..plot import DEFAULT_DPI, open_store, parse_sel, plot, save_figure
 from ..spec import ConfigError
 from .common import EXIT_OK
@@ -9,7 +12,7 @@ from .common import EXIT_OK
 __all__ = ["add_parsers"]
 
 
-def add_parsers(sub) -> None:
+def add_parsers(sub: Any) -> None:
     """Add ``sweep plot`` to the CLI's sub-parsers."""
     p = sub.add_parser(
         "plot",
@@ -42,7 +45,7 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_plot)
 
 
-def cmd_plot(args) -> int:
+def cmd_plot(args: argparse.Namespace) -> int:
     """``sweep plot``: returns the exit code; bad input raises :class:`ConfigError`."""
     if not args.out:
         raise ConfigError("-o FILE.png is required: the image file to write")

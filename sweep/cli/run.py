@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..driver import init, run
 from ..execute import free_disk
@@ -19,7 +20,7 @@ from .common import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, SCHEDULER_HELP
 __all__ = ["add_parsers"]
 
 
-def add_parsers(sub) -> None:
+def add_parsers(sub: Any) -> None:
     """Add ``run``, ``init``, ``status``, ``plan`` and ``list`` to the sub-parsers."""
     p = sub.add_parser(
         "run",
@@ -85,7 +86,7 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_list)
 
 
-def cmd_run(args) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
     """``sweep run``: checks at the edge, runs, reports; returns the exit code."""
     spec = load_spec(args.config)
     res = run(  # checks the scheduler, shard and store before any compute
@@ -121,7 +122,7 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
-def cmd_init(args) -> int:
+def cmd_init(args: argparse.Namespace) -> int:
     spec = load_spec(args.config)
     path = init(spec, store=args.store, overwrite=args.overwrite)
     plan = make_plan(spec)
@@ -129,7 +130,7 @@ def cmd_init(args) -> int:
     return EXIT_OK
 
 
-def cmd_status(args) -> int:
+def cmd_status(args: argparse.Namespace) -> int:
     if not Path(args.store).exists():
         raise ConfigError(f"store {args.store!r} does not exist")
     st = store_status(args.store)
@@ -137,7 +138,7 @@ def cmd_status(args) -> int:
     return EXIT_OK if st["complete"] else EXIT_INCOMPLETE
 
 
-def cmd_plan(args) -> int:
+def cmd_plan(args: argparse.Namespace) -> int:
     spec = load_spec(args.config)
     plan = make_plan(spec)
     path = Path(args.store or spec.store)
@@ -152,7 +153,7 @@ def cmd_plan(args) -> int:
     return EXIT_OK
 
 
-def cmd_list(args) -> int:
+def cmd_list(args: argparse.Namespace) -> int:
     reg = load_spec(args.config).registry if args.config else None
     print(registry_table(args.format, reg))
     return EXIT_OK

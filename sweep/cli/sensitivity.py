@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..analysis.common import parse_names
 from ..analysis.global_sensitivity import NUM_RESAMPLES, global_sensitivity
@@ -16,7 +18,7 @@ from .common import EXIT_OK, SCHEDULER_HELP, number
 __all__ = ["add_parsers"]
 
 
-def add_parsers(sub) -> None:
+def add_parsers(sub: Any) -> None:
     """Add ``sweep sensitivity`` to the CLI's sub-parsers."""
     p = sub.add_parser(
         "sensitivity",
@@ -80,7 +82,7 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_sensitivity)
 
 
-def cmd_sensitivity(args) -> int:
+def cmd_sensitivity(args: argparse.Namespace) -> int:
     """``sweep sensitivity``: validate, compute, store, print; returns the exit code."""
     if args.local == (args.method is not None):
         raise ConfigError(
