@@ -9,6 +9,8 @@ of block numbers, so concurrent shard processes never share a chunk.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -22,6 +24,27 @@ __all__ = ["Plan", "make_plan", "parse_shard", "BLOCK_BYTES_TARGET"]
 #: Default memory target of one block's outputs, bytes (blocks this size fit
 #: comfortably in a worker; measured in benchmarks/RESULTS.md).
 BLOCK_BYTES_TARGET = 16 * 2**20
+
+
+_ROWS: OrderedDict[str, tuple[np.ndarray | None, dict[str, np.ndarray]]] = OrderedDict()
+_ROWS_LOCK = threading.Lock()
+#: Sampled designs whose rows a process keeps (each plan of one spec reads them once).
+_ROWS_KEPT = 8
+
+
+def _design_rows(spec: SweepSpec) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    """:func:`~sweep.design.design_rows`, sampled once per spec and process (read-only)."""
+    key = spec.canonical
+    with _ROWS_LOCK:
+        if key not in _ROWS:
+            X, coords = design_rows(spec)
+            for a in (X, *coords.values()):
+                if a is not None:
+                    a.setflags(write=False)
+            _ROWS[key] = (X, coords)
+            while len(_ROWS) > _ROWS_KEPT:
+                _ROWS.popitem(last=False)
+        return _ROWS[key]
 
 
 def _auto_chunks(shape: tuple[int, ...], bytes_per_point: int, target: int) -> tuple[int, ...]:
@@ -71,7 +94,7 @@ class Plan:
     @cached_property
     def _rows(self) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
         if self.spec.design:
-            return design_rows(self.spec)
+            return _design_rows(self.spec)
         return None, {a.name: a.values for a in self.spec.axes}
 
     @property

@@ -488,3 +488,24 @@ def test_unusable_model_outputs_are_a_runtime_failure_not_a_usage_error(tmp_path
     err = one_line(capsys.readouterr().err)
     assert err.startswith("sweep: failed:") and "e_cl at 1 of" in err
     assert not store.exists()
+
+
+def test_global_rows_are_sampled_once_and_read_back_from_the_plan(tmp_path, monkeypatch):
+    """The analysis, the samples store and its workers share one sampling of the rows."""
+    import sweep.design as design
+
+    calls = []
+    real = design.sample
+
+    def counted(*a, **k):
+        calls.append(a[1] if len(a) > 1 else k.get("method"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(design, "sample", counted)
+    stored = global_sensitivity(
+        KCC2_CONFIG, "morris", 8, 5, samples_store=tmp_path / "rows.zarr", scheduler="threads"
+    )
+    assert calls == ["morris"]
+    in_memory = global_sensitivity(KCC2_CONFIG, "morris", 8, 5)
+    for v in ("mu", "mu_star", "sigma"):
+        np.testing.assert_array_equal(stored[v].values, in_memory[v].values)
