@@ -12,7 +12,14 @@ from kernels.registry import suggest
 
 from ..spec import ConfigError, SweepSpec, load_spec, parse_config
 
-__all__ = ["as_spec", "requested_outputs", "check_outputs", "parse_names", "text_coord"]
+__all__ = [
+    "as_spec",
+    "requested_outputs",
+    "check_outputs",
+    "parse_names",
+    "text_coord",
+    "sensitivity_store",
+]
 
 
 def as_spec(spec: SweepSpec | str | Path | Mapping[str, Any] | None) -> SweepSpec:
@@ -62,3 +69,8 @@ def text_coord(items: Sequence[str]) -> np.ndarray:
     read back from zarr with the same dtype (zarr-python warns on writing that the type
     has no v3 specification yet; the warning is silenced where stores are written)."""
     return np.array([str(x) for x in items], dtype=np.str_)
+
+
+def sensitivity_store(spec: SweepSpec) -> str:
+    """``results/<name>.sensitivity.zarr``: the default store of local and global sensitivity."""
+    return f"results/{spec.name}.sensitivity.zarr"

@@ -49,6 +49,7 @@ from ..plan import make_plan
 from ..spec import ConfigError, SweepSpec, config_from_resolved, parse_config
 from ..store import StoreError, check_store_target, result_attrs, write_dataset
 from .common import as_spec, check_outputs, text_coord
+from .common import sensitivity_store as default_store
 
 __all__ = [
     "UnusableOutputError",
@@ -76,11 +77,6 @@ class UnusableOutputError(RuntimeError):
     A property of the model over the chosen ranges, found while computing: not
     a usage error (``sweep`` exits with status 1 and the message).
     """
-
-
-def default_store(spec: SweepSpec) -> str:
-    """``results/<name>.sensitivity.zarr``."""
-    return f"results/{spec.name}.sensitivity.zarr"
 
 
 # analysis ------------------------------------------------------------------------

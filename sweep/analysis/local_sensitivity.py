@@ -45,6 +45,7 @@ from ..plan import Plan, make_plan
 from ..spec import ConfigError, SweepSpec, spec_from_canonical
 from ..store import RegionWriter, coord_attrs, result_attrs, variable_attrs, write_dataset
 from .common import as_spec, check_outputs, parse_names, text_coord
+from .common import sensitivity_store as default_store
 
 __all__ = ["local_sensitivity", "default_store", "JACOBIAN_MODES", "REVERSE_RATIO"]
 
@@ -60,11 +61,6 @@ LOCAL_BLOCK_POINTS = 2**16
 #: 256² grid, 1–4 outputs, 8–51 inputs) the two stay within 1.5× of each other
 #: and cross over near 4 inputs per output.
 REVERSE_RATIO = 4
-
-
-def default_store(spec: SweepSpec) -> str:
-    """``results/<name>.sensitivity.zarr``."""
-    return f"results/{spec.name}.sensitivity.zarr"
 
 
 class _LocalRunner(BlockRunner):
