@@ -7,6 +7,7 @@ what is allowed. The contract is ``docs/config.md`` (config version 1).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -140,7 +141,8 @@ class SweepSpec:
     model : dict
         The static model choices (config ``model:``), every default filled in.
     requested : tuple of str
-        The outputs as the config lists them (companions not added).
+        The outputs as the config lists them (companions not added); empty for a
+        spec rebuilt from its resolved config.
     resolved : dict
         The fully resolved config (JSON-able), stored in the store's attributes;
         :attr:`canonical` is its serialised form, the only form of a spec that
@@ -684,7 +686,9 @@ def spec_from_resolved(resolved: Mapping[str, Any]) -> SweepSpec:
     spec = parse_config(config_from_resolved(resolved))
     if spec.resolved != resolved:
         raise ConfigError("the resolved config does not rebuild identically (another version?)")
-    return spec
+    # the resolved outputs include the companions (status, residual); which of them the
+    # user listed is not part of the resolved config, so none is taken as requested
+    return dataclasses.replace(spec, requested=())
 
 
 @functools.lru_cache(maxsize=64)
