@@ -1,9 +1,11 @@
-"""What every benchmark prints first: cores, CPU model, JAX version and device."""
+"""What every benchmark shares: the machine line it prints first, and warm-up-first timing."""
 
 from __future__ import annotations
 
 import os
 import platform
+import statistics
+import time
 from pathlib import Path
 
 
@@ -23,3 +25,17 @@ def machine() -> str:
     return (
         f"{os.cpu_count()} cores, {cpu}, JAX {jax.__version__} on {dev.platform}:{dev.device_kind}"
     )
+
+
+def timed(fn, repeats: int):
+    """``(result, median s, compile s, all s)``: one warm-up call (compilation), then repeats."""
+    t0 = time.perf_counter()
+    out = fn()
+    first = time.perf_counter() - t0
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    return out, med, max(0.0, first - med), times

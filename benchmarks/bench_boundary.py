@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
-from _machine import machine  # noqa: E402  (benchmarks/ is on sys.path when run)
+from _machine import machine, timed  # noqa: E402  (benchmarks/ is on sys.path when run)
 
 HERE = Path(__file__).resolve().parent
 
@@ -53,21 +51,8 @@ def spec_for(output: str, n: int, third: str):
     )
 
 
-def timed(fn, repeats: int):
-    t0 = time.perf_counter()
-    out = fn()
-    first = time.perf_counter() - t0
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    med = statistics.median(times)
-    return out, med, max(0.0, first - med), times
-
-
 def bench_case(output: str, n: int, third: str, repeats: int, levels: int | None) -> dict:
-    from sweep.boundary import adaptive_cells, boundary_cells, output_function
+    from sweep.analysis.boundary import adaptive_cells, boundary_cells, output_function
     from sweep.execute import BlockRunner
     from sweep.plan import make_plan
 

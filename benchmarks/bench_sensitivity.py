@@ -6,7 +6,7 @@ the chloride steady state ``cl_i_ss`` over 8 inputs (V_m, [K⁺]ₒ, [K⁺]ᵢ, 
 N = 2¹⁴ base samples (N·(D + 2) = 163,840 model evaluations), sample → evaluate
 → analyse, two ways on the same machine in the same run:
 
-* engine: :func:`sweep.sensitivity.global_sensitivity` (SALib sampling, the
+* engine: :func:`sweep.global_sensitivity` (SALib sampling, the
   registry's ``cl_i_ss`` — a bracketed Newton solver with implicit
   derivatives — in chunked jitted flat ``vmap`` calls scheduled with dask,
   finiteness and status checks, SALib analysis);
@@ -46,7 +46,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _machine import machine  # noqa: E402  (benchmarks/ is on sys.path when run)
+from _machine import machine, timed  # noqa: E402  (benchmarks/ is on sys.path when run)
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -167,17 +167,6 @@ def numpy_e_gaba(X: np.ndarray, inputs: dict, d: dict) -> np.ndarray:
 
 
 # --- timing -----------------------------------------------------------------------
-def timed(fn, repeats: int):
-    t0 = time.perf_counter()
-    out = fn()
-    first = time.perf_counter() - t0
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    med = statistics.median(times)
-    return out, med, max(0.0, first - med)
 
 
 def timed_interleaved(fns: dict, repeats: int):
@@ -213,8 +202,11 @@ def main(argv=None) -> int:
     jax.config.update("jax_enable_x64", True)
     from SALib import ProblemSpec
 
+    import sweep as sens
     from kernels.registry import REGISTRY
-    from sweep import sensitivity as sens
+    from sweep.analysis.global_sensitivity import samples_config
+    from sweep.execute import evaluate_plan
+    from sweep.plan import make_plan
     from sweep.spec import parse_config
 
     output = args.output
@@ -267,17 +259,18 @@ def main(argv=None) -> int:
     t_brent = t.get("salib_brentq")
 
     # the engine's steps, and the numpy evaluation alone
-    X, t_sample, _ = timed(
+    X, t_sample, *_ = timed(
         lambda: sens.sample(problem, "sobol", n, seed=seed, second_order=so), args.repeats
     )
-    Yd, t_eval, _ = timed(
-        lambda: sens.evaluate(spec, problem, X, scheduler=args.scheduler), args.repeats
-    )
-    _, t_an, _ = timed(
+    rows_config = samples_config(spec, [output], "sobol", n, seed, so, 4, "unused.zarr")
+    rows_plan = make_plan(parse_config(rows_config))  # the rows, as the engine plans them
+    assert np.array_equal(rows_plan.rows, X)
+    Yd, t_eval, *_ = timed(lambda: evaluate_plan(rows_plan, scheduler=args.scheduler), args.repeats)
+    _, t_an, *_ = timed(
         lambda: sens.analyze(problem, X, {output: Yd[output]}, "sobol", seed=seed, second_order=so),
         args.repeats,
     )
-    _, t_np_eval, _ = timed(lambda: np_fn(X, inputs, d), args.repeats)
+    _, t_np_eval, *_ = timed(lambda: np_fn(X, inputs, d), args.repeats)
     same_x = np.array_equal(sp.samples, X)
     y_np = np.asarray(sp.results).ravel()
     rel = float(np.max(np.abs(Yd[output] - y_np) / np.maximum(np.abs(y_np), 1e-300)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .cli import registry_table
+from .report import registry_table
 
 REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "reference.md"
 

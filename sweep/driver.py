@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
+import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from .execute import RunResult, check_disk, check_scheduler, configure_jax, execute_blocks
 from .plan import Plan, make_plan, parse_shard
+from .reduce import finalize_reductions
 from .spec import ConfigError, SweepSpec, load_spec
 from .store import (
     Manifest,
@@ -26,15 +26,15 @@ __all__ = ["run", "init", "Progress"]
 class Progress:
     """A rich progress bar (blocks, points/s, ETA) on a terminal; silent otherwise."""
 
-    def __init__(self, total_blocks: int, points_per_block: int, enabled: bool | None) -> None:
+    def __init__(self, total_blocks: int, enabled: bool | None) -> None:
         if enabled is None:
             enabled = sys.stderr.isatty()
         self.enabled = enabled
-        self.points_per_block = points_per_block
         self.t0 = time.perf_counter()
         self.n = 0
         self._bar = None
         if enabled and total_blocks:
+            # lazy: rich takes ~0.1 s to import and is only needed on a terminal
             from rich.console import Console
             from rich.progress import (
                 BarColumn,
@@ -103,7 +103,6 @@ def run(
     scheduler: str = "threads",
     device: str | None = None,
     progress: bool | None = None,
-    log: Any = None,
 ) -> RunResult:
     """Run a sweep into a zarr store; the Python twin of ``sweep run``.
 
@@ -158,7 +157,7 @@ def run(
     mine = plan.shard_blocks(shard_t)
     todo = [b for b in mine if b not in done]
     result = RunResult(store=path, n_blocks=plan.n_blocks, skipped=len(mine) - len(todo))
-    bar = Progress(len(todo), plan.points_per_block, progress)
+    bar = Progress(len(todo), progress)
 
     def on_done(b: int, err: str | None) -> None:
         if err is None:
@@ -189,10 +188,6 @@ def finalize(plan: Plan, path: Path, *, exclusive: bool = False) -> bool:
     as theirs-but-not-yet-complete). A driver that died while finalizing leaves
     the lock; ``sweep run --resume`` finalizes regardless.
     """
-    import os
-
-    from .reduce import finalize_reductions
-
     attrs = read_attrs(path)
     if attrs.get("complete"):
         return True
@@ -205,8 +200,3 @@ def finalize(plan: Plan, path: Path, *, exclusive: bool = False) -> bool:
     finalize_reductions(path, plan)
     finalize_store(path)
     return True
-
-
-def remove_store(path: Path) -> None:
-    if path.exists():
-        shutil.rmtree(path)

@@ -1,12 +1,27 @@
-"""Execution: one jitted, nested-``vmap`` call per block, scheduled with dask.
+"""The engine: one point function, one batching, one dispatcher over dask.
 
-For a grid, the kernel of one point is wrapped in one ``jax.vmap`` per axis
-(outermost = first axis), so every operation is batched only over the axes its
-inputs depend on: ``log([Na]_i)`` is computed once per [Na]_i value, not once
-per grid point. Sampled designs use one flat ``vmap`` over the samples. Every
-block has the same shape (edge blocks are padded with their last value and the
-result sliced), so each process compiles the kernel once. Blocks take and
-return numpy arrays.
+Every computation of the product goes through these pieces; a sweep, the
+analyses (boundary, local and global sensitivity) and the in-memory helpers
+differ only in what they hand them.
+
+Point function (:func:`point_function`)
+    Fixed inputs + the values of the swept inputs → the registry → outputs in
+    their dtypes. A scalar function: the kernels take scalars.
+Batching (:func:`batch_over_axes`, :func:`pad_rows`, :func:`padded_batches`)
+    For a grid, one ``jax.vmap`` per axis (outermost = first axis), so every
+    operation is batched only over the axes its inputs depend on:
+    ``log([Na]_i)`` is computed once per [Na]_i value, not once per grid point.
+    Sampled designs and point lists use one flat ``vmap``. Batches have fixed
+    shapes (ragged ends are padded with their last row and the result sliced),
+    so each process compiles a kernel once per shape.
+Blocks (:class:`BlockRunner`)
+    A plan's block is one jitted call on the plan's fixed block shape; blocks
+    take and return numpy arrays.
+Dispatcher (:func:`dispatch`)
+    Runs module-level tasks fed plain data on any dask scheduler: threads,
+    processes, synchronous, or ``dask.distributed`` (``local:N``, ``tcp://``).
+    A spec crosses to workers only as its canonical text
+    (:attr:`~sweep.spec.SweepSpec.canonical`, the resolved config).
 """
 
 from __future__ import annotations
@@ -15,24 +30,46 @@ import json
 import os
 import platform
 import shutil
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+from jax.extend.core import Literal
+
+from kernels.registry import REGISTRY, Registry
 
 from .plan import Plan, make_plan
-from .spec import ConfigError, SweepSpec, parse_config
+from .reduce import block_partials, reduce_in_memory
+from .spec import ConfigError, SweepSpec, parse_config, spec_from_canonical
+from .store import BlockWriter, Manifest, coord_attrs, read_attrs, variable_attrs, write_block
+from .units import human_bytes
 
 __all__ = [
     "configure_jax",
+    "point_function",
+    "batch_over_axes",
+    "pad_rows",
+    "padded_batches",
+    "map_padded",
+    "compute_shape",
+    "block_inputs",
     "BlockRunner",
+    "runner_for",
     "RunResult",
+    "check_scheduler",
+    "dispatch",
     "execute_blocks",
+    "evaluate_plan",
     "evaluate_grid",
     "evaluate_points",
+    "evaluate_function",
     "SCHEDULERS",
 ]
 
@@ -53,6 +90,7 @@ if (
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_max_isa=AVX").strip()
 
 SCHEDULERS = ("threads", "processes", "synchronous", "local:N", "tcp://HOST:PORT")
+_LOCAL_SCHEDULERS = ("threads", "processes", "synchronous")
 
 _CONFIGURED: dict[str, Any] = {}
 
@@ -64,8 +102,6 @@ def configure_jax(device: str | None = None) -> None:
     honours it; float32 sweeps pass float32 arrays and outputs are cast and
     checked, so the configured precision is what is computed and stored.
     """
-    import jax
-
     if not _CONFIGURED.get("done"):
         jax.config.update("jax_enable_x64", True)
         cache = os.environ.get("SWEEP_JAX_CACHE", str(Path.home() / ".cache" / "transporter-sweep"))
@@ -91,26 +127,136 @@ def configure_jax(device: str | None = None) -> None:
         _CONFIGURED["device"] = device
 
 
-def _pad(values: np.ndarray, length: int) -> np.ndarray:
-    if values.shape[0] == length:
-        return values
-    return np.concatenate([values, np.repeat(values[-1:], length - values.shape[0])])
+# --- the point function ------------------------------------------------------------
+def point_function(
+    registry: Registry,
+    fixed: Mapping[str, Any],
+    inputs: Sequence[str],
+    outputs: Sequence[str],
+    dtypes: Mapping[str, Any] | None = None,
+) -> Callable[..., tuple]:
+    """``point(*values) -> tuple of outputs``: the registry at one point (pure JAX, scalar).
+
+    Parameters
+    ----------
+    registry : Registry
+        Inputs, outputs and kernels (user transporters and model choices included).
+    fixed : mapping
+        Values of the inputs that are not arguments, in stored units (mM, mV,
+        K, kJ/mol, ...); floats or JAX scalars (traced values are fine).
+    inputs : sequence of str
+        Names of the positional arguments, in stored units.
+    outputs : sequence of str
+        Outputs to return, in this order.
+    dtypes : mapping, optional
+        Output name → dtype to cast to (int8 codes, the sweep's precision);
+        default: as the kernels return them.
+    """
+    fixed = dict(fixed)
+    inputs = tuple(inputs)
+    outputs = tuple(outputs)
+
+    def point(*xs):
+        p = dict(fixed)
+        p.update(zip(inputs, xs, strict=True))
+        r = registry.evaluate(p, outputs)
+        if dtypes is None:
+            return tuple(jnp.asarray(r[n]) for n in outputs)
+        return tuple(jnp.asarray(r[n]).astype(dtypes[n]) for n in outputs)
+
+    return point
 
 
+def spec_point_function(spec: SweepSpec, names: Sequence[str] | None = None) -> Callable:
+    """The point function of a spec's axes: fixed parameters, outputs in their stored dtypes."""
+    names = tuple(names or spec.outputs)
+    fixed = {k: float(v) for k, v in spec.parameters.items()}
+    dtypes = {n: spec.output_dtype(n) for n in names}
+    return point_function(spec.registry, fixed, spec.axis_names, names, dtypes)
+
+
+# --- batching ------------------------------------------------------------------------
 def batch_over_axes(point: Callable, n_axes: int, *, sampled: bool = False) -> Callable:
     """Batch a scalar point function: one ``vmap`` per grid axis, or one flat ``vmap``.
 
     Nested (outermost = first axis), every operation is batched only over the
     axes its inputs depend on. For a sampled design all inputs share one axis.
     """
-    import jax
-
     if sampled:
         return jax.vmap(point)
     fn = point
     for i in reversed(range(n_axes)):
         fn = jax.vmap(fn, in_axes=tuple(0 if j == i else None for j in range(n_axes)))
     return fn
+
+
+def pad_rows(values: np.ndarray, length: int) -> np.ndarray:
+    """``values`` (rows first) padded to ``length`` rows by repeating its last row."""
+    if values.shape[0] == length:
+        return values
+    return np.concatenate([values, np.repeat(values[-1:], length - values.shape[0], axis=0)])
+
+
+def padded_batches(n_rows: int, sizes: int | Sequence[int]) -> list[tuple[int, int, int]]:
+    """``(start, stop, padded size)`` of the batches that cover ``n_rows`` rows.
+
+    ``sizes`` is one batch size, or ascending bucket sizes: batches hold up to
+    the largest, each padded to the smallest bucket that holds it (few shapes,
+    so few compilations, and little padding of small batches).
+    """
+    buckets = (int(sizes),) if isinstance(sizes, (int, np.integer)) else tuple(sizes)
+    out = []
+    start = 0
+    while start < n_rows:
+        n = min(n_rows - start, buckets[-1])
+        out.append((start, start + n, next(b for b in buckets if b >= n)))
+        start += n
+    return out
+
+
+def map_padded(
+    fn: Callable[..., Any],
+    columns: Sequence[np.ndarray],
+    sizes: int | Sequence[int],
+    *,
+    compiled: set[int] | None = None,
+) -> tuple[Any, float]:
+    """``fn(*columns)`` batch by batch in padded fixed shapes, in this process.
+
+    Parameters
+    ----------
+    fn : callable
+        A jitted function of row-batched columns returning a pytree of arrays
+        with rows first.
+    columns : sequence of numpy.ndarray
+        Inputs with rows first (all the same number of rows).
+    sizes : int or sequence of int
+        Batch size or bucket sizes (:func:`padded_batches`).
+    compiled : set of int, optional
+        Padded sizes already called (updated here), so that only the first
+        call of each shape counts as compilation.
+
+    Returns
+    -------
+    outputs, first_call_seconds
+        The pytree of outputs for every row, and the wall time of the first
+        call of each new shape (compilation included), in seconds.
+    """
+    compiled = set() if compiled is None else compiled
+    n_rows = int(columns[0].shape[0])
+    parts = []
+    first = 0.0
+    for start, stop, size in padded_batches(n_rows, sizes):
+        cols = [pad_rows(c[start:stop], size) for c in columns]
+        t0 = time.perf_counter()
+        out = jax.tree_util.tree_map(np.asarray, fn(*cols))
+        if size not in compiled:
+            compiled.add(size)
+            first += time.perf_counter() - t0
+        parts.append(jax.tree_util.tree_map(lambda a, n=stop - start: a[:n], out))
+    if len(parts) == 1:
+        return parts[0], first
+    return jax.tree_util.tree_map(lambda *a: np.concatenate(a), *parts), first
 
 
 def compute_shape(plan: Plan) -> tuple[int, ...]:
@@ -134,41 +280,34 @@ def block_inputs(
     dt = spec.dtype
     if spec.design:
         (s,) = region
-        return [_pad(plan.coords[a][s], shape[0]).astype(dt) for a in spec.axis_names], region
+        return [pad_rows(plan.coords[a][s], shape[0]).astype(dt) for a in spec.axis_names], region
     xs = [
-        _pad(plan.coords[a][s], c).astype(dt)
+        pad_rows(plan.coords[a][s], c).astype(dt)
         for a, s, c in zip(spec.axis_names, region, shape, strict=True)
     ]
     return xs, region
 
 
 class BlockRunner:
-    """Compute the outputs of any block of a plan with one compiled function."""
+    """Compute any block of a plan with one compiled, batched point function.
 
-    def __init__(self, plan: Plan) -> None:
-        import jax
-        import jax.numpy as jnp
+    Parameters
+    ----------
+    plan : Plan
+        The blocks.
+    point : callable, optional
+        A scalar function of the axis values returning a pytree (default: the
+        spec's outputs, :func:`spec_point_function`).
+    """
 
+    def __init__(self, plan: Plan, point: Callable | None = None) -> None:
         configure_jax()
         self.plan = plan
         spec = plan.spec
         self.names = spec.outputs
         self.dtypes = {n: spec.output_dtype(n) for n in self.names}
-        reg = spec.registry
-        fixed = {k: float(v) for k, v in spec.parameters.items()}
-        axis_names = spec.axis_names
-        names = self.names
-        dtypes = self.dtypes
-
-        def point(*xs):
-            p = dict(fixed)
-            p.update(zip(axis_names, xs, strict=True))
-            r = reg.evaluate(p, names)
-            return tuple(jnp.asarray(r[n]).astype(dtypes[n]) for n in names)
-
-        self._point = point
-        self._fn = jax.jit(batch_over_axes(point, len(axis_names), sampled=bool(spec.design)))
-        self.compile_seconds = 0.0
+        self._point = point or spec_point_function(spec, self.names)
+        self._fn = jax.jit(batch_over_axes(self._point, len(spec.axes), sampled=bool(spec.design)))
         self.compute_shape = compute_shape(plan)
 
     def dependencies(self) -> dict[str, tuple[int, ...]]:
@@ -178,9 +317,6 @@ class BlockRunner:
         on everything its inputs depend on (sub-jaxprs conservatively on all of
         their inputs). Sampled designs have one dimension, on which all depend.
         """
-        import jax
-        from jax.extend.core import Literal
-
         spec = self.plan.spec
         if spec.design:
             return {n: (0,) for n in self.names}
@@ -201,54 +337,54 @@ class BlockRunner:
             n: tuple(sorted(of(v))) for n, v in zip(self.names, closed.jaxpr.outvars, strict=True)
         }
 
+    def compute_raw(self, block: int) -> tuple[tuple[slice, ...], Any]:
+        """The point function's pytree on ``block`` (numpy, rows sliced to the region)."""
+        xs, region = block_inputs(self.plan, block, self.compute_shape)
+        trim = tuple(slice(0, s.stop - s.start) for s in region)
+        out = jax.tree_util.tree_map(lambda o: np.asarray(o)[trim], self._fn(*xs))
+        return region, out
+
     def compute(self, block: int) -> tuple[tuple[slice, ...], dict[str, np.ndarray]]:
         """Outputs of ``block`` (numpy, sliced to the block's region) and the region."""
-        xs, region = block_inputs(self.plan, block, self.compute_shape)
-        t0 = time.perf_counter()
-        outs = self._fn(*xs)
-        outs = [np.asarray(o) for o in outs]
-        if not self.compile_seconds:
-            self.compile_seconds = time.perf_counter() - t0
-        trim = tuple(slice(0, s.stop - s.start) for s in region)
+        region, outs = self.compute_raw(block)
         res = {}
         for n, o in zip(self.names, outs, strict=True):
             if o.dtype != self.dtypes[n]:  # precision is a contract, not a hope
                 raise RuntimeError(f"{n}: computed as {o.dtype}, expected {self.dtypes[n]}")
-            res[n] = o[trim]
+            res[n] = o
         return region, res
 
 
 # --- per-process caches (a worker compiles once, opens the store once) -----------
-_RUNNERS: dict[tuple[str, tuple[int, ...]], tuple[Plan, BlockRunner]] = {}
-_WRITERS: dict[tuple[str, str], Any] = {}
+_RUNNERS: dict[tuple[str, tuple[int, ...]], BlockRunner] = {}
+_WRITERS: dict[tuple[str, str, str], BlockWriter] = {}
+_LOCK = threading.Lock()
 
 
-def _runner_for(
-    raw: dict[str, Any] | str, block_shape: tuple[int, ...]
-) -> tuple[Plan, BlockRunner]:
-    text = raw if isinstance(raw, str) else json.dumps(raw)  # key order = axis order
-    key = (text, tuple(block_shape))
-    if key not in _RUNNERS:
-        plan = Plan(parse_config(json.loads(text)), tuple(block_shape))
-        _RUNNERS[key] = (plan, BlockRunner(plan))
-    return _RUNNERS[key]
+def runner_for(canonical: str, block_shape: Sequence[int]) -> BlockRunner:
+    """The process's :class:`BlockRunner` of a spec's canonical text and block shape."""
+    key = (canonical, tuple(block_shape))
+    with _LOCK:
+        if key not in _RUNNERS:
+            _RUNNERS[key] = BlockRunner(Plan(spec_from_canonical(canonical), key[1]))
+        return _RUNNERS[key]
 
 
-def _writer_for(path: str, plan: Plan, token: str):
-    from .store import BlockWriter
-
+def _writer_for(path: str, runner: BlockRunner, token: str) -> BlockWriter:
+    plan = runner.plan
     # keyed by the store's creation token: a store overwritten in the same
     # process is a new store, and chunk copies must never refer to the old one
     key = (path, plan.spec.config_hash, token)
-    if key not in _WRITERS:
-        names = plan.spec.outputs if plan.spec.keep_full else ()
-        deps = _runner_for(plan.spec.raw, plan.block_shape)[1].dependencies() if names else {}
-        _WRITERS[key] = BlockWriter(path, names, plan=plan, dependencies=deps)
-    return _WRITERS[key]
+    with _LOCK:
+        if key not in _WRITERS:
+            names = plan.spec.outputs if plan.spec.keep_full else ()
+            deps = runner.dependencies() if names else {}
+            _WRITERS[key] = BlockWriter(path, names, plan=plan, dependencies=deps)
+        return _WRITERS[key]
 
 
 def run_block_task(
-    raw: dict[str, Any] | str,
+    canonical: str,
     block_shape: tuple[int, ...],
     path: str,
     block: int,
@@ -257,36 +393,33 @@ def run_block_task(
 ) -> tuple[int, str | None]:
     """Compute and write one block; retried ``retries`` times, then reported, never raised.
 
-    Module-level and fed only plain data, so any dask scheduler (threads,
-    processes, distributed) can run it.
+    Module-level and fed only plain data (the spec as canonical text), so any
+    dask scheduler (threads, processes, distributed) can run it.
     """
-    from .reduce import block_partials
-    from .store import write_block
-
     err = None
     for _attempt in range(retries + 1):
         try:
-            if os.environ.get("SWEEP_BLOCK_DELAY"):  # slows blocks down for kill tests
-                time.sleep(float(os.environ["SWEEP_BLOCK_DELAY"]))
-            if os.environ.get("SWEEP_FAIL_BLOCKS"):  # fault injection for tests
-                bad = {int(b) for b in os.environ["SWEEP_FAIL_BLOCKS"].split(",") if b}
-                if block in bad:
-                    raise RuntimeError(f"injected failure in block {block}")
-            plan, runner = _runner_for(raw, block_shape)
+            runner = runner_for(canonical, block_shape)
+            plan = runner.plan
             region, values = runner.compute(block)
             partials = block_partials(plan, block, values) if plan.spec.reduce else {}
-            writer = _writer_for(path, plan, token)
+            writer = _writer_for(path, runner, token)
             write_block(writer, block, region, values if plan.spec.keep_full else {}, partials)
             return block, None
         except Exception as exc:  # reported per block; the sweep goes on
             err = f"{type(exc).__name__}: {exc}"
-    from .store import Manifest
-
     try:
         Manifest(path).mark_failed(block, err or "unknown error")
     except OSError:
         pass
     return block, err
+
+
+def compute_block_task(
+    canonical: str, block_shape: tuple[int, ...], block: int
+) -> tuple[tuple[slice, ...], dict[str, np.ndarray]]:
+    """Compute one block in memory (module-level: any dask scheduler)."""
+    return runner_for(canonical, block_shape).compute(block)
 
 
 @dataclass
@@ -307,32 +440,17 @@ class RunResult:
         return self.points / self.seconds if self.seconds > 0 else float("nan")
 
 
-def client_for(scheduler: str):
-    """A distributed ``Client`` (and the LocalCluster it owns, if any) for ``local:N`` / ``tcp://``."""
-    from distributed import Client, LocalCluster
-
-    if scheduler.startswith("local:"):
-        try:
-            n = int(scheduler.split(":", 1)[1])
-            assert n >= 1
-        except (ValueError, AssertionError):
-            raise ConfigError(
-                f"--scheduler {scheduler!r} is not allowed: local:N needs N >= 1"
-            ) from None
-        cluster = LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",  # a free port: concurrent clusters never clash
-            silence_logs=40,
-        )
-        return Client(cluster), cluster
-    return Client(scheduler, timeout="20s"), None
-
-
+# --- the dispatcher ----------------------------------------------------------------
 def check_scheduler(scheduler: str) -> None:
-    """Raise ``ConfigError`` for a scheduler name the engine cannot use (before any I/O)."""
-    if scheduler in ("threads", "processes", "synchronous") or scheduler.startswith("tcp://"):
+    """Raise ``ConfigError`` for a scheduler name the engine cannot use.
+
+    Called once, at the edge (the CLI and the public entry points), before any I/O.
+    """
+    if not isinstance(scheduler, str):
+        raise ConfigError(
+            f"--scheduler {scheduler!r} is not allowed: must be one of {', '.join(SCHEDULERS)}"
+        )
+    if scheduler in _LOCAL_SCHEDULERS or scheduler.startswith("tcp://"):
         return
     if scheduler.startswith("local:"):
         n = scheduler.split(":", 1)[1]
@@ -344,6 +462,93 @@ def check_scheduler(scheduler: str) -> None:
     raise ConfigError(
         f"--scheduler {scheduler!r} is not allowed: must be one of {', '.join(SCHEDULERS)}"
     )
+
+
+def _client_for(scheduler: str):
+    """A distributed ``Client`` (and the LocalCluster it owns, if any) for ``local:N`` / ``tcp://``."""
+    from distributed import Client, LocalCluster  # lazy: distributed takes ~1 s to import
+
+    if scheduler.startswith("local:"):
+        cluster = LocalCluster(
+            n_workers=int(scheduler.split(":", 1)[1]),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # a free port: concurrent clusters never clash
+            silence_logs=40,
+        )
+        return Client(cluster), cluster
+    return Client(scheduler, timeout="20s"), None
+
+
+def dispatch(
+    fn: Callable[..., Any],
+    arglist: Sequence[tuple],
+    scheduler: str = "threads",
+    *,
+    on_result: Callable[[int, Any], None] | None = None,
+    name: str = "task",
+) -> list[Any]:
+    """``fn(*args)`` for every args tuple on a dask scheduler; results in order.
+
+    Parameters
+    ----------
+    fn : callable
+        Module-level and fed plain data when the scheduler runs other processes
+        (``processes``, ``local:N``, ``tcp://``).
+    arglist : sequence of tuple
+        One task per tuple.
+    scheduler : str
+        ``threads``, ``processes``, ``synchronous``, ``local:N`` or
+        ``tcp://HOST:PORT`` (checked at the edge: :func:`check_scheduler`).
+    on_result : callable, optional
+        ``on_result(i, result)``, called in this process as each task finishes.
+    name : str
+        Prefix of the task keys.
+    """
+    results: list[Any] = [None] * len(arglist)
+    if not arglist:
+        return results
+    if scheduler in _LOCAL_SCHEDULERS:
+        import dask  # lazy: dask takes ~0.3 s to import; `sweep list`/`plan` never need it
+        from dask.callbacks import Callback
+
+        keys = [f"{name}-{i}" for i in range(len(arglist))]
+        index = {k: i for i, k in enumerate(keys)}
+        tasks = [
+            dask.delayed(fn, pure=False)(*args, dask_key_name=k)
+            for k, args in zip(keys, arglist, strict=True)
+        ]
+
+        class _Done(Callback):
+            def _posttask(self, key, result, dsk, state, worker_id):
+                if on_result is not None and key in index:
+                    on_result(index[key], result)
+
+        kwargs: dict[str, Any] = {"scheduler": scheduler}
+        if scheduler == "processes":
+            kwargs["num_workers"] = os.cpu_count()
+        with _Done():
+            return list(dask.compute(*tasks, **kwargs))
+    from distributed import as_completed  # lazy: distributed takes ~1 s to import
+
+    client, cluster = _client_for(scheduler)
+    try:
+        run = uuid.uuid4().hex[:8]  # concurrent runs on one cluster never share a key
+        futures = [
+            client.submit(fn, *args, key=f"{name}-{i}-{run}", pure=False)
+            for i, args in enumerate(arglist)
+        ]
+        position = {f.key: i for i, f in enumerate(futures)}
+        for fut in as_completed(futures):
+            i = position[fut.key]
+            results[i] = fut.result()
+            if on_result is not None:
+                on_result(i, results[i])
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return results
 
 
 def execute_blocks(
@@ -358,71 +563,25 @@ def execute_blocks(
 
     Returns block -> error message (None when it succeeded).
     """
-    import dask
-    from dask.callbacks import Callback
-
-    from .store import read_attrs
-
-    check_scheduler(scheduler)
-    raw = json.dumps(plan.spec.raw)  # a string: dask need not traverse it
-    shape = tuple(plan.block_shape)
-    spath = str(path)
     token = str(read_attrs(path).get("store_token", ""))
-    results: dict[int, str | None] = {}
+    args = [(plan.spec.canonical, tuple(plan.block_shape), str(path), b, token) for b in blocks]
 
-    def done(b: int, err: str | None) -> None:
-        results[b] = err
-        if on_done:
-            on_done(b, err)
+    def done(_i: int, result: tuple[int, str | None]) -> None:
+        if on_done is not None:
+            on_done(*result)
 
-    if not blocks:
-        return results
-    if scheduler in ("threads", "processes", "synchronous"):
-        tasks = [
-            dask.delayed(run_block_task, pure=False)(
-                raw, shape, spath, b, token, dask_key_name=f"block-{b}"
-            )
-            for b in blocks
-        ]
+    return dict(dispatch(run_block_task, args, scheduler, on_result=done, name="block"))
 
-        class _Cb(Callback):
-            def _posttask(self, key, result, dsk, state, worker_id):
-                if isinstance(key, str) and key.startswith("block-"):
-                    done(*result)
 
-        kwargs: dict[str, Any] = {"scheduler": scheduler}
-        if scheduler == "processes":
-            import multiprocessing
-
-            kwargs["pool"] = None
-            kwargs["num_workers"] = multiprocessing.cpu_count()
-        with _Cb():
-            dask.compute(*tasks, **kwargs)
-        return results
-    from distributed import as_completed
-
-    client, cluster = client_for(scheduler)
-    try:
-        futures = [
-            client.submit(
-                run_block_task,
-                raw,
-                shape,
-                spath,
-                b,
-                token,
-                key=f"block-{b}-{token[:8] or plan.spec.config_hash[:8]}",
-                pure=False,
-            )
-            for b in blocks
-        ]
-        for fut in as_completed(futures):
-            done(*fut.result())
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    return results
+def evaluate_plan(plan: Plan, *, scheduler: str = "synchronous") -> dict[str, np.ndarray]:
+    """Every output of ``plan`` in memory (no store), block by block on ``scheduler``."""
+    spec = plan.spec
+    out = {n: np.empty(plan.shape, dtype=spec.output_dtype(n)) for n in spec.outputs}
+    args = [(spec.canonical, tuple(plan.block_shape), b) for b in range(plan.n_blocks)]
+    for region, vals in dispatch(compute_block_task, args, scheduler, name="block"):
+        for n, v in vals.items():
+            out[n][region] = v
+    return out
 
 
 def free_disk(path: Path) -> int:
@@ -433,39 +592,25 @@ def free_disk(path: Path) -> int:
 
 
 def check_disk(plan: Plan, path: Path) -> None:
+    """Refuse (``ConfigError``) a store that would not fit on its disk (uncompressed)."""
     need = plan.output_bytes()
     free = free_disk(path)
     if need > free:
         raise ConfigError(
-            f"the store would need {_human(need)} (uncompressed) but only {_human(free)} is free "
-            f"at {str(path)!r}: shrink the grid, use reduce with keep_full: false, or pick "
-            "another store path"
+            f"the store would need {human_bytes(need)} (uncompressed) but only "
+            f"{human_bytes(free)} is free at {str(path)!r}: shrink the grid, use reduce with "
+            "keep_full: false, or pick another store path"
         )
 
 
-def _human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if abs(n) < 1024 or unit == "PiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1024
-    return f"{n:.1f} PiB"
-
-
-def evaluate_grid(spec: SweepSpec | dict, *, block_bytes: int | None = None):
+def evaluate_grid(spec: SweepSpec | dict, *, block_bytes: int | None = None) -> Any:
     """Evaluate a (small) sweep in memory and return an ``xarray.Dataset`` (no store)."""
-    import xarray as xr
-
-    from .store import coord_attrs, variable_attrs
+    import xarray as xr  # lazy: xarray takes ~1 s to import; `sweep run` never needs it
 
     if isinstance(spec, dict):
         spec = parse_config(spec)
     plan = make_plan(spec) if block_bytes is None else make_plan(spec, block_bytes)
-    runner = BlockRunner(plan)
-    out = {n: np.empty(plan.shape, dtype=spec.output_dtype(n)) for n in spec.outputs}
-    for b in range(plan.n_blocks):
-        region, vals = runner.compute(b)
-        for n, v in vals.items():
-            out[n][region] = v
+    out = evaluate_plan(plan)
     if spec.design:
         coords = {"sample": np.arange(spec.n_points)}
         coords.update(
@@ -478,16 +623,7 @@ def evaluate_grid(spec: SweepSpec | dict, *, block_bytes: int | None = None):
         coords=coords,
         attrs={"title": spec.name, "config": json.dumps(spec.resolved, sort_keys=True)},
     )
-    for r in spec.reduce:  # the same statistics the store's blockwise reductions give
-        v = ds[r.output]
-        for stat in r.stats:
-            if stat in ("min", "max", "mean"):
-                red = getattr(v, stat)(r.over)
-            else:
-                code = -1 if stat in ("fraction_reverse", "fraction_hyperpolarizing") else 1
-                code = 0 if stat == "fraction_equilibrium" else code
-                red = (v == code).mean(r.over)
-            ds[f"{r.output}_{stat}"] = red.astype(np.float64)
+    reduce_in_memory(ds, spec)
     if not spec.keep_full:
         ds = ds.drop_vars(list(spec.outputs))
     return ds
@@ -502,11 +638,6 @@ def evaluate_points(
     transporters: dict | None = None,
 ) -> dict[str, np.ndarray]:
     """Evaluate outputs at arbitrary points (flat ``vmap``); inputs in stored units."""
-    import jax
-    import jax.numpy as jnp
-
-    from kernels.registry import REGISTRY
-
     configure_jax()
     reg = REGISTRY.with_transporters(transporters) if transporters else REGISTRY
     names = reg.resolve_outputs(outputs)
@@ -516,12 +647,56 @@ def evaluate_points(
     arrays = [np.asarray(points[k], dtype=precision) for k in keys]
     for k, a in zip(keys, arrays, strict=True):
         reg.check_inputs({k: a})
+    point = point_function(reg, fixed, keys, names)
+    res = jax.jit(batch_over_axes(point, len(keys), sampled=True))(*arrays)
+    return {n: np.asarray(v) for n, v in zip(names, res, strict=True)}
 
-    def point(*xs):
-        p = dict(fixed)
-        p.update(zip(keys, xs, strict=True))
-        r = reg.evaluate(p, names)
-        return {n: jnp.asarray(r[n]) for n in names}
 
-    res = jax.jit(jax.vmap(point))(*arrays)
-    return {n: np.asarray(v) for n, v in res.items()}
+def evaluate_function(
+    fn: Callable[..., Any],
+    X: np.ndarray,
+    *,
+    chunk: int = 2**16,
+    scheduler: str = "threads",
+    dtype: Any = np.float64,
+) -> Any:
+    """Evaluate a scalar JAX function at sample rows: ``jit(vmap(fn))`` over chunks on dask.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(x1, ..., xD)`` of scalars (units as ``fn`` defines them),
+        returning a scalar or a dict of scalars (pure JAX).
+    X : numpy.ndarray
+        Rows × D.
+    chunk : int
+        Rows per jitted call (the last chunk is padded).
+    scheduler : {"threads", "synchronous"}
+        In-process dask schedulers (a closure cannot be shipped to other processes).
+    dtype : numpy dtype
+        Precision of the inputs.
+
+    Returns
+    -------
+    numpy.ndarray or dict of numpy.ndarray
+        As ``fn`` returns, one value per row.
+    """
+    if scheduler not in ("threads", "synchronous"):
+        raise ConfigError(
+            f"--scheduler {scheduler!r} is not allowed for a Python function: threads or synchronous"
+        )
+    configure_jax()
+    X = np.asarray(X)
+    chunk = max(2, min(int(chunk), X.shape[0]))
+    f = jax.jit(batch_over_axes(fn, X.shape[1], sampled=True))
+    cols = [np.ascontiguousarray(X[:, j], dtype=dtype) for j in range(X.shape[1])]
+    parts = padded_batches(X.shape[0], chunk)
+
+    def task(lo: int, hi: int, size: int):
+        return jax.tree_util.tree_map(np.asarray, f(*(pad_rows(c[lo:hi], size) for c in cols)))
+
+    res = dispatch(task, parts, scheduler)
+    return jax.tree_util.tree_map(
+        lambda *a: np.concatenate([x[: hi - lo] for x, (lo, hi, _) in zip(a, parts, strict=True)]),
+        *res,
+    )

@@ -9,60 +9,42 @@ of block numbers, so concurrent shard processes never share a chunk.
 from __future__ import annotations
 
 import math
-import warnings
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
+from .design import design_rows
 from .spec import ConfigError, SweepSpec
 
-__all__ = ["Plan", "make_plan", "sample_design", "parse_shard", "BLOCK_BYTES_TARGET"]
+__all__ = ["Plan", "make_plan", "parse_shard", "BLOCK_BYTES_TARGET"]
 
 #: Default memory target of one block's outputs, bytes (blocks this size fit
 #: comfortably in a worker; measured in benchmarks/RESULTS.md).
 BLOCK_BYTES_TARGET = 16 * 2**20
 
 
-def sample_design(spec: SweepSpec) -> dict[str, np.ndarray]:
-    """Sampled input values (stored units) for a ``sobol | lhs | random`` design.
+_ROWS: OrderedDict[str, tuple[np.ndarray | None, dict[str, np.ndarray]]] = OrderedDict()
+_ROWS_LOCK = threading.Lock()
+#: Sampled designs whose rows a process keeps (each plan of one spec reads them once).
+_ROWS_KEPT = 8
 
-    Uniform in [start, stop] for linear axes and log-uniform for log axes;
-    reproducible from ``design.seed`` (scipy.stats.qmc).
-    """
-    d = spec.design
-    assert d is not None
-    if d.method in ("saltelli", "morris"):
-        # the very rows `sweep sensitivity --global` analyses (same sampler, same seed)
-        from .sensitivity import global_problem, sample
 
-        problem = global_problem(spec)
-        method = "sobol" if d.method == "saltelli" else "morris"
-        X = sample(
-            problem, method, d.n, seed=d.seed, second_order=d.second_order, num_levels=d.levels
-        )
-        phys = problem.to_physical(X)
-        return {name: phys[:, j] for j, name in enumerate(problem.names)}
-    from scipy.stats import qmc
-
-    k = len(spec.axes)
-    if d.method == "sobol":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # balance warning for n != 2**m
-            u = qmc.Sobol(k, scramble=True, seed=d.seed).random(d.n)
-    elif d.method == "lhs":
-        u = qmc.LatinHypercube(k, seed=d.seed).random(d.n)
-    else:
-        u = np.random.default_rng(d.seed).random((d.n, k))
-    out = {}
-    for j, a in enumerate(spec.axes):
-        lo, hi = float(a.start), float(a.stop)
-        if a.spacing == "log":
-            x = np.exp(np.log(lo) + u[:, j] * (np.log(hi) - np.log(lo)))
-        else:
-            x = lo + u[:, j] * (hi - lo)
-        out[a.name] = x
-    return out
+def _design_rows(spec: SweepSpec) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    """:func:`~sweep.design.design_rows`, sampled once per spec and process (read-only)."""
+    key = spec.canonical
+    with _ROWS_LOCK:
+        if key not in _ROWS:
+            X, coords = design_rows(spec)
+            for a in (X, *coords.values()):
+                if a is not None:
+                    a.setflags(write=False)
+            _ROWS[key] = (X, coords)
+            while len(_ROWS) > _ROWS_KEPT:
+                _ROWS.popitem(last=False)
+        return _ROWS[key]
 
 
 def _auto_chunks(shape: tuple[int, ...], bytes_per_point: int, target: int) -> tuple[int, ...]:
@@ -110,11 +92,21 @@ class Plan:
         return self.spec.shape
 
     @cached_property
+    def _rows(self) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+        if self.spec.design:
+            return _design_rows(self.spec)
+        return None, {a.name: a.values for a in self.spec.axes}
+
+    @property
     def coords(self) -> dict[str, np.ndarray]:
         """Axis values (grid) or sampled inputs (design), in stored units, float64."""
-        if self.spec.design:
-            return sample_design(self.spec)
-        return {a.name: a.values for a in self.spec.axes}
+        return self._rows[1]
+
+    @property
+    def rows(self) -> np.ndarray | None:
+        """A ``saltelli | morris`` design's rows in SALib's sampling space (``ln x`` for
+        log-uniform inputs), as its analysis reads them; None for other plans."""
+        return self._rows[0]
 
     @property
     def grid_blocks(self) -> tuple[int, ...]:
@@ -159,9 +151,6 @@ class Plan:
             total += len(r.stats) * int(np.prod(keep, dtype=np.int64)) * 8
         total += sum(len(v) * 8 for v in self.coords.values()) if self.spec.design else 0
         return total
-
-    def bytes_per_point(self) -> int:
-        return sum(self.spec.output_dtype(o).itemsize for o in self.spec.outputs)
 
 
 def make_plan(spec: SweepSpec, block_bytes: int = BLOCK_BYTES_TARGET) -> Plan:

@@ -17,7 +17,9 @@ What is drawn follows from the variable and the dimensions left after ``sel``:
 Selections (``sel``) take the nearest coordinate value for float coordinates
 (values may carry units: ``ca_i=100nM``). Matplotlib's Agg backend is used
 through :class:`matplotlib.figure.Figure` (no pyplot state), so plotting is
-safe in threads and headless.
+safe in threads and headless. matplotlib is imported inside the functions
+that draw: it takes ~0.5 s to load, which the other commands should not pay.
+Text reports live in :mod:`sweep.report`, the command in :mod:`sweep.cli.plot`.
 """
 
 from __future__ import annotations
@@ -25,12 +27,17 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from itertools import cycle
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from kernels.registry import suggest
+from kernels.solvers import NOT_WRITTEN
+
 from .spec import ConfigError
+from .units import parse_quantity
 
 __all__ = [
     "open_store",
@@ -41,7 +48,6 @@ __all__ = [
     "plot_line",
     "plot_bars",
     "save_figure",
-    "add_parser",
 ]
 
 FIGSIZE = (6.4, 4.8)
@@ -54,13 +60,12 @@ _POLARITY = {
     0: ("neutral", "#e0e0e0"),
     1: ("depolarizing", "#d6604d"),
 }
-_INT8_FILL = -128
 
 
 # --- data access ----------------------------------------------------------------
 def open_store(path: str | Path):
     """Open a store with xarray (``ConfigError`` if it is not there or not a store)."""
-    import xarray as xr
+    import xarray as xr  # lazy: xarray takes ~1 s to import; `sweep list` never needs it
 
     p = Path(path)
     if not p.exists():
@@ -94,8 +99,6 @@ def parse_sel(items: Sequence[str] | None) -> dict[str, str]:
 
 
 def _suggest(name: str, choices) -> str:
-    from kernels.registry import suggest
-
     return suggest(str(name), list(choices))
 
 
@@ -138,8 +141,6 @@ def _sel_value(da, dim: str, text: Any) -> Any:
         try:
             x = float(s)
         except ValueError:
-            from .units import parse_quantity
-
             try:
                 x = parse_quantity(f"--sel {dim}", s, unit)
             except ValueError as exc:
@@ -243,7 +244,7 @@ def _is_log(ds, da, dim: str) -> bool:
 
 def _log_scale(axis, values: np.ndarray) -> None:
     """Log scale with plain-number labels (``20``, ``0.001``), minor labels on short ranges."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, NullFormatter  # lazy: see module note
 
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v) & (v > 0)]
@@ -286,7 +287,7 @@ def _categories(da, name: str) -> list[tuple[Any, str, str]] | None:
             cycle = _cycle_colours()
             for i, (v, m) in enumerate(zip(fv, meanings, strict=True)):
                 colour = base.get(int(v), (None, None))[1] or next(cycle)
-                if int(v) == _INT8_FILL:
+                if int(v) == NOT_WRITTEN:
                     colour = "#ffffff"
                 table[int(v)] = (base.get(int(v), (m.replace("_", " "), None))[0], colour)
                 del i
@@ -297,12 +298,11 @@ def _categories(da, name: str) -> list[tuple[Any, str, str]] | None:
         table = {v: (str(v), next(cycle)) for v in present}
     for v in present:
         if v not in table:
-            table[v] = ("missing" if v == _INT8_FILL else str(v), "#ffffff")
+            table[v] = ("missing" if v == NOT_WRITTEN else str(v), "#ffffff")
     return [(v, table[v][0], table[v][1]) for v in sorted(table)]
 
 
 def _cycle_colours():
-    from itertools import cycle
 
     return cycle(
         [
@@ -325,7 +325,7 @@ def _is_signed(da, name: str) -> bool:
 
 
 def _new_axes(ax):
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # lazy: see module note
 
     if ax is not None:
         return ax.figure, ax
@@ -469,8 +469,9 @@ def plot_map(
     fig, ax = _new_axes(ax)
     cats = _categories(da2, var)
     handles = []
+    # lazy: see module note
     from matplotlib.colors import BoundaryNorm, CenteredNorm, ListedColormap
-    from matplotlib.lines import Line2D
+    from matplotlib.lines import Line2D  # lazy: see module note
 
     if cats is not None:
         values = np.array([c[0] for c in cats], dtype=np.float64)
@@ -507,7 +508,7 @@ def plot_map(
         cb = fig.colorbar(mesh, ax=ax)
         cb.set_label(_label(da2, var))
         if finite.size < z.size:
-            from matplotlib.patches import Patch
+            from matplotlib.patches import Patch  # lazy: see module note
 
             what = "no crossing (NaN)" if var.startswith("boundary_") else "no value (NaN)"
             handles.append(Patch(facecolor="white", edgecolor="0.4", label=what))
@@ -536,7 +537,7 @@ def plot_map(
 
 def _overlay_boundary(ax, bds, da, x: str, y: str, sel) -> list:
     """Draw ``boundary_<x or y>`` from a boundary store; returns legend handles."""
-    from matplotlib.lines import Line2D
+    from matplotlib.lines import Line2D  # lazy: see module note
 
     along = bds.attrs.get("boundary_along")
     if along not in (x, y):
@@ -709,7 +710,7 @@ def plot_bars(
 
 def save_figure(fig, path: str | Path, dpi: int = DEFAULT_DPI) -> Path:
     """Save ``fig`` (Agg) at ``dpi``; the format follows the file extension."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazy: see module note
 
     path = Path(path)
     if not isinstance(dpi, int) or isinstance(dpi, bool) or not 10 <= dpi <= 2400:
@@ -726,57 +727,3 @@ def save_figure(fig, path: str | Path, dpi: int = DEFAULT_DPI) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
     return path
-
-
-# --- CLI -------------------------------------------------------------------------
-def add_parser(sub) -> None:
-    """Add ``sweep plot`` to the CLI's sub-parsers."""
-    p = sub.add_parser(
-        "plot",
-        help="phase map, line or bar plot of a store variable",
-        description=(
-            "Plot VAR from a store: a phase map with --x and --y (codes categorical, signed "
-            "quantities diverging at 0, boundary overlaid), a line with --x only, ranked bars "
-            "for sensitivity indices (dims output, input). Select other dims with --sel "
-            "AXIS=VALUE (nearest value; units allowed, e.g. ca_i=100nM)."
-        ),
-    )
-    p.add_argument("store", help="zarr store (sweep run / boundary / sensitivity)")
-    p.add_argument("var", help="variable to plot")
-    p.add_argument("--x", metavar="AXIS", help="dimension on the horizontal axis")
-    p.add_argument("--y", metavar="AXIS", help="dimension on the vertical axis (a map)")
-    p.add_argument(
-        "--sel",
-        metavar="AXIS=VALUE",
-        nargs="+",
-        action="extend",
-        default=[],
-        help="select the other dimensions (nearest value)",
-    )
-    p.add_argument("-o", "--out", metavar="FILE.png", help="image file to write (required)")
-    p.add_argument("--dpi", default=str(DEFAULT_DPI), help=f"resolution (default {DEFAULT_DPI})")
-    p.add_argument(
-        "--boundary", metavar="STORE", help="overlay a 'sweep boundary --along' store on a map"
-    )
-    p.add_argument("--title", help="figure title (default: long name and selection)")
-    p.set_defaults(func=cmd_plot)
-
-
-def cmd_plot(args) -> int:
-    """``sweep plot``: returns the exit code; bad input raises :class:`ConfigError`."""
-    if not args.out:
-        raise ConfigError("-o FILE.png is required: the image file to write")
-    try:
-        dpi = int(str(args.dpi))
-    except ValueError:
-        raise ConfigError(f"--dpi {args.dpi!r} is not allowed: an integer 10..2400") from None
-    ds = open_store(args.store)
-    sel = parse_sel(args.sel)
-    bds = open_store(args.boundary) if args.boundary else None
-    if bds is not None and args.y is None:
-        raise ConfigError("--boundary overlays a map: give --x and --y")
-    fig = plot(ds, args.var, x=args.x, y=args.y, sel=sel, boundary=bds, title=args.title)
-    path = save_figure(fig, args.out, dpi)
-    w, h = (int(round(s * dpi)) for s in fig.get_size_inches())
-    print(f"wrote {path} ({w}×{h} px)")
-    return 0

@@ -18,9 +18,15 @@ from typing import Any
 import numpy as np
 
 from .plan import Plan
-from .spec import Reduction
+from .spec import Reduction, SweepSpec
 
-__all__ = ["reduction_vars", "create_partials", "block_partials", "finalize_reductions"]
+__all__ = [
+    "reduction_vars",
+    "create_partials",
+    "block_partials",
+    "finalize_reductions",
+    "reduce_in_memory",
+]
 
 _NEEDS = {
     "min": ("min",),
@@ -100,7 +106,7 @@ def create_partials(path: str | Path, plan: Plan) -> None:
     """Create the ``_partials`` group (one array per reduction and partial kind)."""
     if not plan.spec.reduce:
         return
-    import zarr
+    import zarr  # lazy: zarr takes ~0.3 s to import; `sweep plan` never needs it
 
     group = zarr.open_group(str(Path(path) / "_partials"), mode="w", zarr_format=3)
     for r in plan.spec.reduce:
@@ -153,8 +159,8 @@ def finalize_reductions(path: str | Path, plan: Plan) -> None:
     """Combine the partials of every block into the final reduction variables."""
     if not plan.spec.reduce:
         return
-    import dask.array as da
-    import zarr
+    import dask.array as da  # lazy: dask.array takes ~0.5 s to import; only finalizing needs it
+    import zarr  # lazy: see create_partials
 
     root = zarr.open_group(str(path), mode="r+", zarr_format=3)
     parts = zarr.open_group(str(Path(path) / "_partials"), mode="r")
@@ -176,3 +182,17 @@ def finalize_reductions(path: str | Path, plan: Plan) -> None:
             else:
                 res = res.rechunk(target.chunks)
                 da.store(res, target, lock=False, scheduler="threads")
+
+
+def reduce_in_memory(ds: Any, spec: SweepSpec) -> None:
+    """Add the spec's reductions to an in-memory dataset (the store's statistics, at once)."""
+    for r in spec.reduce:
+        v = ds[r.output]
+        for stat in r.stats:
+            if stat in ("min", "max", "mean"):
+                red = getattr(v, stat)(r.over)
+            else:
+                code = -1 if stat in ("fraction_reverse", "fraction_hyperpolarizing") else 1
+                code = 0 if stat == "fraction_equilibrium" else code
+                red = (v == code).mean(r.over)
+            ds[f"{r.output}_{stat}"] = red.astype(np.float64)

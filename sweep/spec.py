@@ -7,6 +7,8 @@ what is allowed. The contract is ``docs/config.md`` (config version 1).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -32,6 +34,9 @@ __all__ = [
     "load_config",
     "parse_config",
     "load_spec",
+    "spec_from_resolved",
+    "spec_from_canonical",
+    "config_from_resolved",
     "DEFAULT_CONFIG",
 ]
 
@@ -49,6 +54,7 @@ TOP_KEYS = (
     "reduce",
     "keep_full",
     "design",
+    "model",
 )
 AXIS_KEYS = ("start", "stop", "num", "spacing", "values")
 DESIGN_METHODS = ("grid", "sobol", "lhs", "random", "saltelli", "morris")
@@ -132,8 +138,15 @@ class SweepSpec:
         design they hold the bounds; the sample points come from :mod:`sweep.plan`.
     outputs : tuple of str
         Requested outputs plus their companions (status, residual).
+    model : dict
+        The static model choices (config ``model:``), every default filled in.
+    requested : tuple of str
+        The outputs as the config lists them (companions not added); empty for a
+        spec rebuilt from its resolved config.
     resolved : dict
-        The fully resolved config (JSON-able), stored in the store's attributes.
+        The fully resolved config (JSON-able), stored in the store's attributes;
+        :attr:`canonical` is its serialised form, the only form of a spec that
+        crosses to workers (:func:`spec_from_resolved` rebuilds it).
     """
 
     name: str
@@ -148,14 +161,22 @@ class SweepSpec:
     reduce: tuple[Reduction, ...]
     keep_full: bool
     design: Design | None
+    model: dict[str, str]
     registry: Registry = field(repr=False, compare=False)
     resolved: dict[str, Any] = field(repr=False, compare=False)
-    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    requested: tuple[str, ...] = field(repr=False, compare=False, default=())
 
     @property
     def config_hash(self) -> str:
         """SHA-256 of the resolved config: identifies a sweep across shards and resumes."""
         return config_hash(self.resolved)
+
+    @property
+    def canonical(self) -> str:
+        """The resolved config as JSON text: what crosses to workers (a string: dask never
+        walks it), rebuilt there by :func:`spec_from_canonical`. Key order is kept: the
+        order of the axes is the order of the dimensions."""
+        return json.dumps(self.resolved)
 
     @property
     def axis_names(self) -> tuple[str, ...]:
@@ -429,6 +450,14 @@ def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
     if not isinstance(transporters, Mapping):
         raise ConfigError(f"transporters = {transporters!r} is not allowed: must be a mapping")
     reg = REGISTRY.with_transporters(transporters) if transporters else REGISTRY
+    model_raw = data.get("model")
+    if model_raw is None:
+        model_raw = {}
+    if not isinstance(model_raw, Mapping):
+        raise ConfigError(
+            f"model = {model_raw!r} is not allowed: a mapping of choices, e.g. {{pump: cubic}}"
+        )
+    reg = reg.with_model(model_raw)  # unknown keys or values: one-line ValueError (below)
 
     design = None
     draw = data.get("design")
@@ -522,6 +551,7 @@ def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
                 f"unknown output {o!r}{suggest(str(o), reg.outputs)}; see 'sweep list'"
             )
     outputs = reg.resolve_outputs(outs_raw)
+    requested = tuple(dict.fromkeys(outs_raw))
 
     axis_names = tuple(a.name for a in axes)
     dims = ("sample",) if design else axis_names
@@ -578,6 +608,7 @@ def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
             if design
             else None
         ),
+        "model": dict(reg.model),
     }
     return SweepSpec(
         name=name,
@@ -592,7 +623,75 @@ def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
         reduce=reduce,
         keep_full=keep_full,
         design=design,
+        model=dict(reg.model),
         registry=reg,
         resolved=resolved,
-        raw=json.loads(json.dumps(dict(data), default=str)),
+        requested=requested,
     )
+
+
+def _quantity(value: float, unit: str) -> float | str:
+    """A stored-unit value as config text that reads back as exactly ``value``."""
+    return float(value) if not unit else f"{float(value)!r} {unit}"
+
+
+def config_from_resolved(resolved: Mapping[str, Any]) -> dict[str, Any]:
+    """A config mapping (values with units) that :func:`parse_config` reads as ``resolved``.
+
+    Values are written in their stored units with ``repr`` precision, so they
+    read back bit for bit (no unit conversion happens).
+    """
+    if resolved.get("version") != 1:
+        raise ConfigError(
+            f"version = {resolved.get('version')!r} is not allowed: a resolved config of version 1"
+        )
+    units = resolved["units"]
+    axes: dict[str, Any] = {}
+    for name, body in resolved["axes"].items():
+        unit = body["unit"]
+        if "values" in body:
+            axes[name] = {"values": [_quantity(v, unit) for v in body["values"]]}
+            continue
+        axes[name] = {k: v for k, v in body.items() if k in ("num", "spacing")}
+        axes[name]["start"] = _quantity(body["start"], unit)
+        axes[name]["stop"] = _quantity(body["stop"], unit)
+    config: dict[str, Any] = {
+        "name": resolved["name"],
+        "description": resolved["description"],
+        "precision": resolved["precision"],
+        "parameters": {k: _quantity(v, units[k]) for k, v in resolved["parameters"].items()},
+        "axes": axes,
+        "outputs": list(resolved["outputs"]),
+        "chunks": dict(resolved["chunks"]),
+        "store": resolved["store"],
+        "reduce": [dict(r) for r in resolved["reduce"]] or None,
+        "keep_full": resolved["keep_full"],
+        "model": dict(resolved.get("model") or {}),
+    }
+    if resolved["transporters"]:
+        config["transporters"] = resolved["transporters"]
+    if resolved["design"] is not None:
+        config["design"] = dict(resolved["design"])
+    return config
+
+
+def spec_from_resolved(resolved: Mapping[str, Any]) -> SweepSpec:
+    """Rebuild the :class:`SweepSpec` whose :attr:`~SweepSpec.resolved` is ``resolved``.
+
+    Raises
+    ------
+    ConfigError
+        ``resolved`` is not a resolved config this version reads back identically.
+    """
+    spec = parse_config(config_from_resolved(resolved))
+    if spec.resolved != resolved:
+        raise ConfigError("the resolved config does not rebuild identically (another version?)")
+    # the resolved outputs include the companions (status, residual); which of them the
+    # user listed is not part of the resolved config, so none is taken as requested
+    return dataclasses.replace(spec, requested=())
+
+
+@functools.lru_cache(maxsize=64)
+def spec_from_canonical(text: str) -> SweepSpec:
+    """:func:`spec_from_resolved` of :attr:`SweepSpec.canonical` text (cached per process)."""
+    return spec_from_resolved(json.loads(text))

@@ -1,10 +1,13 @@
-"""The zarr (format 3) store: template, aligned region writes, completion manifest.
+"""The zarr (format 3) stores: sweep template, aligned region writes, manifest, small stores.
 
-Protocol (architecture.md, decision 4):
+Protocol of a sweep store (architecture.md, decision 4):
 
-1. The driver writes the template with ``xarray.Dataset.to_zarr(compute=False)``:
+1. The driver writes the template with zarr directly, in xarray's
+   conventions (what ``xarray.Dataset.to_zarr(compute=False)`` would write):
    coordinates, variable metadata (units, long_name), store attributes
    (resolved config, its hash, versions, backend, creation time), no data.
+   It is built in a temporary directory and moved into place
+   (:func:`atomic_store`).
 2. Each block writes its own region, aligned to whole zarr chunks (block =
    chunk), then records completion with one marker file in
    ``<store>/.sweep/done/`` written by temp file + ``os.replace`` (atomic), so
@@ -13,11 +16,15 @@ Protocol (architecture.md, decision 4):
    consolidates metadata once.
 
 Resume and shards skip blocks whose marker exists; a crash loses at most the
-blocks in flight.
+blocks in flight. The results of analyses (boundaries, sensitivities) are
+small stores written whole by :func:`write_dataset`, through the same
+:func:`atomic_store`. int8 variables are filled with
+:data:`kernels.solvers.NOT_WRITTEN` until written.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as _dt
 import json
 import os
@@ -26,22 +33,32 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 
+from kernels.solvers import NOT_WRITTEN
+
 from .plan import Plan
+from .reduce import create_partials, reduction_vars
 from .spec import ConfigError, SweepSpec
 
 __all__ = [
     "StoreError",
     "create_store",
-    "open_manifest",
+    "atomic_store",
+    "write_dataset",
+    "result_attrs",
     "Manifest",
+    "BlockWriter",
+    "RegionWriter",
     "write_block",
     "finalize_store",
     "store_status",
@@ -82,8 +99,6 @@ def _git_revision() -> str | None:
 
 
 def _jax_device() -> dict[str, str]:
-    import jax
-
     dev = jax.devices()[0]
     return {"jax_backend": jax.default_backend(), "jax_device": f"{dev.platform}:{dev.device_kind}"}
 
@@ -113,9 +128,7 @@ def _write_template(path: Path, plan: Plan) -> None:
     ``xarray.open_zarr`` reads it as the same dataset; this keeps xarray and
     dask.array out of the run path (about a second of imports per run).
     """
-    import zarr
-
-    from .reduce import reduction_vars
+    import zarr  # lazy: zarr takes ~0.3 s to import; `sweep list`/`plan` never need it
 
     spec = plan.spec
     root = zarr.open_group(str(path), mode="w", zarr_format=3, attributes=store_attrs(spec, plan))
@@ -149,14 +162,15 @@ def _write_template(path: Path, plan: Plan) -> None:
     if spec.keep_full:
         for o in spec.outputs:
             dt = spec.output_dtype(o)
-            fill = np.int8(-128) if dt == np.int8 else np.nan
+            fill = np.int8(NOT_WRITTEN) if dt == np.int8 else np.nan
             attrs = {**variable_attrs(spec, o), **extra}
             array(o, plan.shape, dt, plan.block_shape, plan.dims, attrs, fill)
     for name, (dims, shape, chunks, attrs) in reduction_vars(plan).items():
         array(name, shape, "float64", chunks, dims, attrs, np.nan)
 
 
-def store_attrs(spec: SweepSpec, plan: Plan) -> dict[str, Any]:
+def store_attrs(spec: SweepSpec, plan: Plan | None) -> dict[str, Any]:
+    """Provenance attributes of a store (and its blocks, given the plan)."""
     attrs = {
         "title": spec.name,
         "description": spec.description,
@@ -165,19 +179,20 @@ def store_attrs(spec: SweepSpec, plan: Plan) -> dict[str, Any]:
         "versions": json.dumps(_versions(), sort_keys=True),
         "python": platform.python_version(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "n_blocks": plan.n_blocks,
-        "block_shape": list(plan.block_shape),
         "complete": False,
         "store_token": uuid.uuid4().hex,
         **_jax_device(),
     }
+    if plan is not None:
+        attrs["n_blocks"] = plan.n_blocks
+        attrs["block_shape"] = list(plan.block_shape)
     rev = _git_revision()
     if rev:
         attrs["git_revision"] = rev
     return attrs
 
 
-def _check_parent(path: Path) -> None:
+def check_parent(path: Path) -> None:
     """The store's directory must be creatable and writable (checked before any compute)."""
     parent = path.resolve().parent
     p = parent
@@ -208,7 +223,7 @@ def check_store_target(path: str | Path, *, overwrite: bool, hint: str = "") -> 
     working directory (or one of its parents) is refused.
     """
     path = Path(path)
-    _check_parent(path)
+    check_parent(path)
     if not path.exists() and not path.is_symlink():
         return path
     if not overwrite:
@@ -225,11 +240,39 @@ def check_store_target(path: str | Path, *, overwrite: bool, hint: str = "") -> 
     return path
 
 
-def replace_store(tmp: Path, path: Path) -> None:
+def _replace_store(tmp: Path, path: Path) -> None:
     """Move a finished temporary store into place (the old one, checked as ours, goes)."""
     if path.exists():
         shutil.rmtree(path)
     os.replace(tmp, path)
+
+
+@contextmanager
+def atomic_store(path: str | Path, *, overwrite: bool = False, hint: str = "") -> Iterator[Path]:
+    """Build a store in a temporary directory beside ``path``; move it into place on success.
+
+    The target is checked first (:func:`check_store_target`); on any failure
+    the temporary directory is removed and an existing store is left as it was.
+    """
+    path = check_store_target(path, overwrite=overwrite, hint=hint)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield tmp
+        _replace_store(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _consolidate(path: str | Path) -> None:
+    import zarr  # lazy: see _write_template
+
+    with warnings.catch_warnings():
+        # the manifest folder is not a zarr node, and consolidated metadata is a
+        # zarr-python extension to format 3: both expected, neither actionable
+        warnings.simplefilter("ignore")
+        zarr.consolidate_metadata(str(path), zarr_format=3)
 
 
 def create_store(plan: Plan, path: str | Path, *, overwrite: bool = False) -> Path:
@@ -238,23 +281,62 @@ def create_store(plan: Plan, path: str | Path, *, overwrite: bool = False) -> Pa
     The template is built in a temporary directory beside ``path`` and moved
     into place, so a failure never leaves a half-written store.
     """
-    from .reduce import create_partials
-
-    path = check_store_target(
-        path, overwrite=overwrite, hint=" (or 'sweep run --resume' to complete it)"
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+    hint = " (or 'sweep run --resume' to complete it)"
+    with atomic_store(path, overwrite=overwrite, hint=hint) as tmp:
         _write_template(tmp, plan)
         create_partials(tmp, plan)
         (tmp / MANIFEST_DIR / "done").mkdir(parents=True)
         (tmp / MANIFEST_DIR / "failed").mkdir(parents=True)
-        replace_store(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
+    return Path(path)
+
+
+def result_attrs(spec: SweepSpec, title: str) -> dict[str, Any]:
+    """Attributes of an analysis' result store: the sweep's provenance, complete, titled."""
+    attrs = store_attrs(spec, None)
+    attrs["complete"] = True
+    attrs["title"] = title
+    return attrs
+
+
+def write_dataset(
+    ds: Any,
+    path: str | Path,
+    *,
+    overwrite: bool = False,
+    encoding: Mapping[str, Any] | None = None,
+    fill: Any = None,
+) -> Path:
+    """Write a small dataset as a zarr (format 3) store, atomically (temp dir + rename).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The dataset (its attributes become the store's).
+    path : path
+        The store; an existing one is replaced only with ``overwrite`` and only
+        if it is a transporter-sweep store.
+    encoding : mapping, optional
+        xarray encodings per variable.
+    fill : callable, optional
+        ``fill(tmp_path)``: when given, ``ds`` is written as a template
+        (``compute=False``) and ``fill`` writes the data into it before the
+        store is consolidated and moved into place.
+    """
+    with atomic_store(path, overwrite=overwrite) as tmp:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # text coordinates: no zarr v3 spec for strings yet
+            ds.to_zarr(
+                tmp,
+                mode="w",
+                zarr_format=3,
+                consolidated=False,
+                compute=fill is None,
+                encoding=dict(encoding or {}),
+            )
+        if fill is not None:
+            fill(tmp)
+        _consolidate(tmp)
+    return Path(path)
 
 
 class Manifest:
@@ -300,10 +382,6 @@ class Manifest:
         self._atomic_write(self.failed_dir, block, message)
 
 
-def open_manifest(path: str | Path) -> Manifest:
-    return Manifest(path)
-
-
 def read_attrs(path: str | Path) -> dict[str, Any]:
     """Store attributes without xarray (fast; works on incomplete stores)."""
     p = Path(path) / "zarr.json"
@@ -343,7 +421,7 @@ class BlockWriter:
         plan: Plan | None = None,
         dependencies: Mapping[str, tuple[int, ...]] | None = None,
     ) -> None:
-        import zarr
+        import zarr  # lazy: see _write_template
 
         self.path = Path(path)
         group = zarr.open_group(str(self.path), mode="r+", zarr_format=3)
@@ -352,6 +430,7 @@ class BlockWriter:
         self.plan = plan
         self.deps = dict(dependencies or {})
         self._written: dict[tuple, Path] = {}
+        self._partials: RegionWriter | None = None
         self._encoders = {n: _direct_encoder(a) for n, a in self.arrays.items()}
 
     def _chunk_file(self, name: str, coords: tuple[int, ...]) -> Path:
@@ -419,9 +498,7 @@ class BlockWriter:
             for name, v in values.items():
                 self.arrays[name][region] = v
             return
-        import asyncio
-
-        from zarr.core.sync import sync
+        from zarr.core.sync import sync  # lazy: see _write_template
 
         async def _all():
             await asyncio.gather(
@@ -433,18 +510,29 @@ class BlockWriter:
     def write_partials(self, partials: Mapping[str, tuple[tuple[slice, ...], np.ndarray]]) -> None:
         if not partials:
             return
-        import zarr
+        if self._partials is None:
+            self._partials = RegionWriter(self.path / "_partials")
+        self._partials.write(partials)
 
-        if not hasattr(self, "_partials"):
-            self._partials = zarr.open_group(str(self.path / "_partials"), mode="r+")
-        for name, (region, v) in partials.items():
-            self._partials[name][region] = v
+
+class RegionWriter:
+    """Writes regions of the arrays of one zarr group (opened once, reused by every block)."""
+
+    def __init__(self, path: str | Path) -> None:
+        import zarr  # lazy: see _write_template
+
+        self.group = zarr.open_group(str(path), mode="r+", zarr_format=3)
+
+    def write(self, items: Mapping[str, tuple[tuple[slice, ...], np.ndarray]]) -> None:
+        """``{name: (region, values)}``: each region aligned to whole chunks of its array."""
+        for name, (region, v) in items.items():
+            self.group[name][region] = v
 
 
 def _direct_encoder(array) -> tuple[Any, Any] | None:
     """(numcodecs codec, fill value) when ``array`` uses exactly bytes(little) + zstd, else None."""
     try:
-        import numcodecs
+        import numcodecs  # lazy: see _write_template
         from zarr.codecs import BytesCodec, ZstdCodec
 
         meta = array.metadata
@@ -478,18 +566,12 @@ def write_block(
 
 def finalize_store(path: str | Path) -> None:
     """Mark the store complete and consolidate its metadata (once, by the driver)."""
-    import warnings
-
-    import zarr
+    import zarr  # lazy: see _write_template
 
     group = zarr.open_group(str(path), mode="r+", zarr_format=3)
     group.attrs["complete"] = True
     group.attrs["completed"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    with warnings.catch_warnings():
-        # the manifest folder is not a zarr node, and consolidated metadata is a
-        # zarr-python extension to format 3: both expected, neither actionable
-        warnings.simplefilter("ignore")
-        zarr.consolidate_metadata(str(path), zarr_format=3)
+    _consolidate(path)
 
 
 def store_status(path: str | Path) -> dict[str, Any]:

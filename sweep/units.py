@@ -1,4 +1,7 @@
-"""Physical quantities in configs ("145 mM", "100 nM", "-70 mV", "37 degC") → stored units."""
+"""Physical quantities in configs ("145 mM", "100 nM", "-70 mV", "37 degC") → stored units.
+
+Also the one formatter of byte counts (plans, disk checks).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ _QUANTITY = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<unit>.*?)\s*$")
 @functools.lru_cache(maxsize=1)
 def ureg():
     """The shared pint registry (created on first use: pint takes ~0.5 s to load)."""
-    import pint
+    import pint  # lazy: pint takes ~0.5 s to load; values in their stored unit never need it
 
     return pint.UnitRegistry()
 
@@ -56,7 +59,7 @@ def parse_quantity(key: str, value: object, unit: str) -> float:
         return num
     if u == unit:  # already in the stored unit: nothing to convert (and no pint to load)
         return num
-    import pint
+    import pint  # lazy: see ureg()
 
     try:
         q = ureg().Quantity(num, u)
@@ -90,3 +93,12 @@ def _expect(unit: str) -> str:
         "kJ/mol": "a free energy such as '-55 kJ/mol'",
     }
     return examples.get(unit, f"a quantity in units of {unit!r} (or compatible)")
+
+
+def human_bytes(n: float) -> str:
+    """``1536`` → ``'1.5 KiB'`` (binary prefixes)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} PiB"

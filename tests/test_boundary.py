@@ -15,8 +15,8 @@ import xarray as xr
 
 from kernels import evaluate
 from kernels.registry import REGISTRY
-from sweep.boundary import (
-    NAN_CLASS,
+from kernels.solvers import NOT_WRITTEN, Status
+from sweep.analysis.boundary import (
     adaptive_cells,
     boundary_adaptive,
     boundary_along,
@@ -99,7 +99,7 @@ def test_voltage_boundary_is_v_rev(transporter, voltage, lo, hi, axes):
     assert ds.attrs["closed_form"] == f"v_rev_{transporter}"
     assert ds.attrs["closed_form_max_rel_deviation"] <= TOL
     assert ds.attrs["closed_form_single_crossing"]
-    assert np.all(ds[f"status_boundary_{voltage}"].values[..., 0][inside] == 0)
+    assert np.all(ds[f"status_boundary_{voltage}"].values[..., 0][inside] == Status.CONVERGED)
 
 
 @pytest.mark.parametrize("transporter", ["kcc2", "nkcc1"])
@@ -174,7 +174,9 @@ def test_zero_one_two_crossings():
         np.isnan(r.roots[0, 1:]).all() and np.isnan(r.roots[1, 2]) and np.isnan(r.roots[2:]).all()
     )
     np.testing.assert_array_equal(r.side[:2], [[1, 0, 0], [1, -1, 0]])
-    np.testing.assert_array_equal(r.status[1], [0, 0, 2])
+    np.testing.assert_array_equal(
+        r.status[1], [Status.CONVERGED, Status.CONVERGED, Status.NO_ROOT_IN_RANGE]
+    )
     assert not r.overflow.any()
     assert r.n_evaluations == r.n_grid_evaluations + r.iterations.sum()
 
@@ -299,7 +301,7 @@ def test_ncx_mode_boundary_at_steady_state_is_a_sign_change_of_i_ncx_ss():
     ds = boundary_along(spec, "i_ncx_ss", "vm").dataset
     roots = ds["boundary_vm"].values[:, 0]
     assert np.all(ds["n_crossings"].values >= 1) and np.all(np.isfinite(roots))
-    assert np.all(ds["status_boundary_vm"].values[:, 0] == 0)
+    assert np.all(ds["status_boundary_vm"].values[:, 0] == Status.CONVERGED)
     from sweep.execute import evaluate_points
 
     h = 1e-9 * 180.0
@@ -408,7 +410,7 @@ def test_adaptive_float_output_uses_sign_and_levels_zero_is_dense():
     ds0 = boundary_adaptive(spec, "dG_ncx", levels=0).dataset
     assert ds0.attrs["n_evaluations"] == ds0.attrs["n_dense"] == 37 * 20
     res = adaptive_cells(
-        lambda a: jnp.where(a > 0.55, NAN_CLASS, 1).astype(jnp.int8), [np.linspace(0, 1, 11)]
+        lambda a: jnp.where(a > 0.55, NOT_WRITTEN, 1).astype(jnp.int8), [np.linspace(0, 1, 11)]
     )
     assert res.boundary_cell.sum() == 1 and res.boundary_cell[5]
 
@@ -513,3 +515,22 @@ def test_cli_bad_arguments_exit_2_with_one_line(config, tmp_path, capsys, args, 
 def test_cli_missing_config(tmp_path, capsys):
     rc = main(["boundary", str(tmp_path / "nope.yaml"), "--output", "dG_ncx", "--along", "vm"])
     assert rc == 2 and capsys.readouterr().err.count("\n") == 1
+
+
+def test_boundary_status_speaks_the_one_vocabulary():
+    """Refinement status codes are kernels.solvers.Status (no re-typed table)."""
+    from kernels.solvers import MESSAGES, flag_attrs
+
+    spec = spec_of({"vm": {"start": "-120 mV", "stop": "60 mV", "num": 7}})
+    res = boundary_along(spec, "dG_ncx", "vm", max_crossings=3)
+    st = res.dataset["status_boundary_vm"]
+    codes = [Status.CONVERGED, Status.NO_ROOT_IN_RANGE, Status.NOT_CONVERGED]
+    assert {k: st.attrs[k] for k in ("flag_values", "flag_meanings")} == flag_attrs(codes)
+    assert MESSAGES[Status.NOT_CONVERGED] in st.attrs["description"]
+    # one crossing (V_rev) in slot 0, the other slots hold no crossing
+    np.testing.assert_array_equal(
+        st.values, [Status.CONVERGED, Status.NO_ROOT_IN_RANGE, Status.NO_ROOT_IN_RANGE]
+    )
+    # the iteration limit is NOT_CONVERGED
+    c = find_crossings(lambda x: x**3 - 0.3, np.linspace(0, 1, 3), maxiter=1)
+    assert c.status[0] == Status.NOT_CONVERGED

@@ -8,11 +8,12 @@ import json
 import numpy as np
 import pytest
 import xarray as xr
-import yaml
+from helpers import assert_identical, failing_blocks, write_config
 
 import kernels
 from sweep import evaluate_grid, load_spec, make_plan, parse_config, run
-from sweep.cli import main, registry_table
+from sweep.cli import main
+from sweep.report import registry_table
 
 SMALL = {
     "name": "small",
@@ -26,24 +27,8 @@ SMALL = {
 }
 
 
-def write_cfg(tmp_path, data, name="c.yaml", **kw):
-    d = json.loads(json.dumps(data))
-    d.update(kw)
-    d.setdefault("store", str(tmp_path / f"{d['name']}.zarr"))
-    p = tmp_path / name
-    p.write_text(yaml.safe_dump(d, allow_unicode=True, sort_keys=False))
-    return p, d["store"]
-
-
-def assert_identical(a: xr.Dataset, b: xr.Dataset) -> None:
-    assert set(a.data_vars) == set(b.data_vars)
-    for n in a.variables:
-        assert a[n].dtype == b[n].dtype, n
-        np.testing.assert_array_equal(a[n].values, b[n].values, err_msg=n)
-
-
 def test_cli_run_matches_kernels_point_by_point(tmp_path, capsys):
-    cfg, store = write_cfg(tmp_path, SMALL)
+    cfg, store = write_config(tmp_path, SMALL)
     assert main(["run", str(cfg)]) == 0
     out = capsys.readouterr().out
     assert "store complete" in out and "summary" in out
@@ -82,7 +67,7 @@ def test_chunking_and_schedulers_do_not_change_results(tmp_path):
     for i, (chunks, sched) in enumerate(
         [({}, "threads"), ({"vm": 2, "na_i": 3, "ca_i": 1}, "threads"), ({"vm": 3}, "synchronous")]
     ):
-        cfg, store = write_cfg(
+        cfg, store = write_config(
             tmp_path, SMALL, name=f"c{i}.yaml", store=str(tmp_path / f"s{i}.zarr")
         )
         spec = load_spec(cfg, chunks=chunks or None)
@@ -108,7 +93,7 @@ def test_float32_close_to_float64():
 
 
 def test_refuses_existing_store_then_overwrite(tmp_path, capsys):
-    cfg, store = write_cfg(tmp_path, SMALL)
+    cfg, store = write_config(tmp_path, SMALL)
     assert main(["run", str(cfg), "--no-progress"]) == 0
     assert main(["run", str(cfg)]) == 2
     err = capsys.readouterr().err
@@ -118,19 +103,18 @@ def test_refuses_existing_store_then_overwrite(tmp_path, capsys):
 
 
 def test_resume_after_failed_blocks_is_identical(tmp_path, monkeypatch, capsys):
-    ref_cfg, ref_store = write_cfg(tmp_path, SMALL, name="ref.yaml", chunks={"vm": 2})
+    ref_cfg, ref_store = write_config(tmp_path, SMALL, name="ref.yaml", chunks={"vm": 2})
     assert main(["run", str(ref_cfg)]) == 0
-    cfg, store = write_cfg(
+    cfg, store = write_config(
         tmp_path, SMALL, name="c.yaml", chunks={"vm": 2}, store=str(tmp_path / "r.zarr")
     )
-    monkeypatch.setenv("SWEEP_FAIL_BLOCKS", "1,3")
-    assert main(["run", str(cfg)]) == 1
+    with failing_blocks({1, 3}):
+        assert main(["run", str(cfg)]) == 1
     err = capsys.readouterr().err
     assert "block 1 failed after a retry" in err and "--resume" in err
     assert main(["status", store]) == 3
     out = capsys.readouterr().out
     assert "2 done of 4" in out and "failed    2" in out and "complete  no" in out
-    monkeypatch.delenv("SWEEP_FAIL_BLOCKS")
     assert main(["run", str(cfg), "--resume"]) == 0
     assert "computed 2 of 4 blocks" in capsys.readouterr().out
     assert main(["status", store]) == 0
@@ -138,9 +122,9 @@ def test_resume_after_failed_blocks_is_identical(tmp_path, monkeypatch, capsys):
 
 
 def test_resume_refuses_other_config(tmp_path, capsys):
-    cfg, store = write_cfg(tmp_path, SMALL)
+    cfg, store = write_config(tmp_path, SMALL)
     assert main(["run", str(cfg)]) == 0
-    other, _ = write_cfg(tmp_path, SMALL, name="o.yaml", store=store, outputs=["e_na"])
+    other, _ = write_config(tmp_path, SMALL, name="o.yaml", store=store, outputs=["e_na"])
     assert main(["run", str(other), "--resume"]) == 2
     assert "different config" in capsys.readouterr().err
 
@@ -160,7 +144,7 @@ def test_reductions_equal_reduction_of_full_field(tmp_path):
             "over": ["vm", "na_i", "ca_i"],
         },
     ]
-    cfg, store = write_cfg(tmp_path, data, chunks={"vm": 3, "na_i": 2, "ca_i": 2})
+    cfg, store = write_config(tmp_path, data, chunks={"vm": 3, "na_i": 2, "ca_i": 2})
     assert main(["run", str(cfg)]) == 0
     ds = xr.open_zarr(store).load()
     m = ds["mode_ncx"]
@@ -179,7 +163,7 @@ def test_reductions_equal_reduction_of_full_field(tmp_path):
         float((ds["gaba_polarity"] == 1).mean())
     )
     # keep_full: false stores only the summaries
-    cfg2, store2 = write_cfg(
+    cfg2, store2 = write_config(
         tmp_path, data, name="r2.yaml", keep_full=False, store=str(tmp_path / "r2.zarr")
     )
     assert main(["run", str(cfg2)]) == 0
@@ -201,7 +185,7 @@ def test_sampled_design_reproducible_and_bounded(tmp_path):
     }
     stores = []
     for i in range(2):
-        cfg, store = write_cfg(
+        cfg, store = write_config(
             tmp_path, data, name=f"d{i}.yaml", store=str(tmp_path / f"d{i}.zarr")
         )
         assert main(["run", str(cfg)]) == 0
@@ -233,7 +217,7 @@ def test_list_names_every_registry_entry(capsys):
 
 
 def test_plan_prints_without_computing(tmp_path, capsys):
-    cfg, store = write_cfg(tmp_path, SMALL, chunks={"vm": 2})
+    cfg, store = write_config(tmp_path, SMALL, chunks={"vm": 2})
     assert main(["plan", str(cfg)]) == 0
     out = capsys.readouterr().out
     assert "105 (grid, float64)" in out and "vm=7 × na_i=5 × ca_i=3" in out
@@ -287,7 +271,7 @@ def test_any_chunking_gives_identical_values(c_vm, c_na, c_ca):
 def test_rerun_in_same_process_after_overwrite(tmp_path):
     """A worker's caches must not outlive the store they were made for."""
     data = {**SMALL, "chunks": {"vm": 2}}  # repeated chunks along vm are copied, not re-encoded
-    cfg, store = write_cfg(tmp_path, data)
+    cfg, store = write_config(tmp_path, data)
     spec = load_spec(cfg)
     run(spec, progress=False)
     first = xr.open_zarr(store).load()
@@ -302,10 +286,10 @@ def test_direct_chunk_encoding_matches_zarr_byte_for_byte(tmp_path, monkeypatch)
     import sweep.store as store_mod
 
     data = {**SMALL, "chunks": {"vm": 3, "na_i": 2}}  # ragged edge chunks included
-    cfg, direct = write_cfg(tmp_path, data, name="a.yaml", store=str(tmp_path / "a.zarr"))
+    cfg, direct = write_config(tmp_path, data, name="a.yaml", store=str(tmp_path / "a.zarr"))
     run(load_spec(cfg), progress=False)
     monkeypatch.setattr(store_mod, "_direct_encoder", lambda array: None)
-    cfg2, via_zarr = write_cfg(tmp_path, data, name="b.yaml", store=str(tmp_path / "b.zarr"))
+    cfg2, via_zarr = write_config(tmp_path, data, name="b.yaml", store=str(tmp_path / "b.zarr"))
     run(load_spec(cfg2), progress=False)
     from pathlib import Path
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -10,10 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import xarray as xr
-import yaml
+from helpers import assert_identical, cli_code, write_config
 
 from sweep.cli import main
 
@@ -31,20 +29,8 @@ GRID = {
 
 
 def write_cfg(tmp_path: Path, name: str, **kw) -> tuple[Path, str]:
-    d = json.loads(json.dumps(GRID))
-    d.update(kw)
-    d.setdefault("store", str(tmp_path / f"{name}.zarr"))
-    p = tmp_path / f"{name}.yaml"
-    p.write_text(yaml.safe_dump(d, sort_keys=False))
-    return p, d["store"]
-
-
-def identical(a: str, b: str) -> None:
-    x, y = xr.open_zarr(a).load(), xr.open_zarr(b).load()
-    assert set(x.variables) == set(y.variables)
-    for n in x.variables:
-        assert x[n].dtype == y[n].dtype, n
-        np.testing.assert_array_equal(x[n].values, y[n].values, err_msg=n)
+    kw.setdefault("store", str(tmp_path / f"{name}.zarr"))
+    return write_config(tmp_path, GRID, f"{name}.yaml", **kw)
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +41,12 @@ def reference(tmp_path_factory):
     return store
 
 
-def _cli(*args: str, env: dict | None = None, **kw) -> subprocess.Popen:
-    e = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+def _cli(*args: str, delay: float | None = None, **kw) -> subprocess.Popen:
+    e = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
-        [sys.executable, "-m", "sweep.cli", *args],
+        [sys.executable, "-m", "sweep.cli", *args]
+        if delay is None
+        else cli_code(args, delay=delay),
         env=e,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -71,7 +59,7 @@ def _cli(*args: str, env: dict | None = None, **kw) -> subprocess.Popen:
 def test_schedulers_identical(tmp_path, reference, scheduler):
     cfg, store = write_cfg(tmp_path, scheduler.replace(":", ""))
     assert main(["run", str(cfg), "--scheduler", scheduler]) == 0
-    identical(reference, store)
+    assert_identical(reference, store)
 
 
 def test_bad_scheduler(tmp_path, capsys):
@@ -93,7 +81,7 @@ def test_concurrent_shards_equal_single_run(tmp_path, reference, capsys):
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
     assert main(["status", store]) == 0
-    identical(reference, store)
+    assert_identical(reference, store)
     assert xr.open_zarr(store).attrs["complete"] is True
 
 
@@ -114,7 +102,7 @@ def _done(store: str) -> int:
 def test_kill_9_then_resume_is_bit_identical(tmp_path, reference, after_blocks):
     cfg, store = write_cfg(tmp_path, f"kill{after_blocks}")
     # slow each block down so the kill lands mid-run (the delay changes no value)
-    p = _cli("run", str(cfg), "--scheduler", "synchronous", env={"SWEEP_BLOCK_DELAY": "0.3"})
+    p = _cli("run", str(cfg), "--scheduler", "synchronous", delay=0.3)
     t0 = time.time()
     while _done(store) < after_blocks and time.time() - t0 < 120 and p.poll() is None:
         time.sleep(0.02)
@@ -124,7 +112,7 @@ def test_kill_9_then_resume_is_bit_identical(tmp_path, reference, after_blocks):
     assert 0 < n_done < 12, n_done
     assert main(["status", store]) == 3
     assert main(["run", str(cfg), "--resume"]) == 0
-    identical(reference, store)
+    assert_identical(reference, store)
 
 
 def test_peak_memory_independent_of_grid_size(tmp_path):
@@ -183,7 +171,7 @@ def test_slurm_array_script_runs_shards(tmp_path, reference):
     # whichever task finished last completed the store (or the next resume does)
     if not xr.open_zarr(store, consolidated=False).attrs.get("complete"):
         assert main(["run", str(cfg), "--resume"]) == 0
-    identical(reference, store)
+    assert_identical(reference, store)
 
 
 def test_jobqueue_example_on_local_cluster(tmp_path, reference):
@@ -202,4 +190,4 @@ def test_jobqueue_example_on_local_cluster(tmp_path, reference):
     )
     assert out.returncode == 0, out.stderr
     assert "complete=True" in out.stdout
-    identical(reference, store)
+    assert_identical(reference, store)

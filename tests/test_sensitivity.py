@@ -15,20 +15,21 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import xarray as xr
+from helpers import failing_blocks, one_line
 
 from kernels.constants import F, R
 from kernels.registry import REGISTRY
-from sweep.cli import main
-from sweep.sensitivity import (
-    NonFiniteOutputError,
+from sweep import (
+    UnusableOutputError,
     analyze,
-    check_finite,
     evaluate_function,
     global_problem,
     global_sensitivity,
     local_sensitivity,
     sample,
 )
+from sweep.analysis.global_sensitivity import check_finite
+from sweep.cli import main
 from sweep.spec import ConfigError, load_spec, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -332,15 +333,15 @@ def test_non_finite_outputs_are_counted_not_fed_to_salib():
         },
         "outputs": ["cl_i_ss"],
     }
-    with pytest.raises(NonFiniteOutputError, match=r"cl_i_ss at [\d,]+ of [\d,]+ \(\d+ no root"):
+    with pytest.raises(UnusableOutputError, match=r"cl_i_ss at [\d,]+ of [\d,]+ \(\d+ no root"):
         global_sensitivity(cfg, "morris", n=8, seed=0)
-    with pytest.raises(NonFiniteOutputError, match="y at 1 of 3"):
+    with pytest.raises(UnusableOutputError, match="y at 1 of 3"):
         check_finite({"y": np.array([1.0, np.nan, 2.0])})
     problem = {"num_vars": 1, "names": ["a"], "bounds": [[0.0, 1.0]]}
     X = sample(problem, "sobol", 8, seed=0)
     Y = X[:, 0].copy()
     Y[3] = np.inf
-    with pytest.raises(NonFiniteOutputError, match="y at 1 of 24"):
+    with pytest.raises(UnusableOutputError, match="y at 1 of 24"):
         analyze(problem, X, Y, "sobol")
 
 
@@ -363,12 +364,6 @@ def test_global_problem_bounds_and_log_uniform_samples():
 
 
 # --- CLI -----------------------------------------------------------------------
-def _one_line(err: str) -> str:
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1, err
-    return lines[0]
-
-
 def test_cli_global_end_to_end(tmp_path, capsys):
     store = tmp_path / "g.zarr"
     args = ["sensitivity", str(KCC2_CONFIG), "--global", "sobol", "--n", "256", "--seed", "3"]
@@ -384,7 +379,7 @@ def test_cli_global_end_to_end(tmp_path, capsys):
     assert '"method": "sobol"' in ds.attrs["sensitivity"] and "config" in ds.attrs
     # existing store: refused with one line
     assert main([*args, "--store", str(store)]) == 2
-    assert "already exists" in _one_line(capsys.readouterr().err)
+    assert "already exists" in one_line(capsys.readouterr().err)
     assert main([*args, "--store", str(store), "--overwrite", "--second-order"]) == 0
     capsys.readouterr()
     ds = xr.open_zarr(store)
@@ -432,29 +427,85 @@ def test_cli_local_end_to_end(tmp_path, capsys):
         (["--global", "sobol", "--scheduler", "magic"], "--scheduler 'magic'"),
     ],
 )
-def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, extra, message):
+def test_cli_bad_input_exits_2_withone_line(tmp_path, capsys, extra, message):
     store = tmp_path / "x.zarr"
     rc = main(["sensitivity", str(LOCAL_CONFIG), *extra, "--store", str(store)])
     assert rc == 2
-    assert message in _one_line(capsys.readouterr().err)
+    assert message in one_line(capsys.readouterr().err)
     assert not store.exists()
 
 
 def test_global_resumes_an_interrupted_samples_store(tmp_path, monkeypatch, capsys):
     """--global through a samples store: a failed block is completed by --resume."""
-    import sweep.sensitivity as sens
-    from sweep.cli import main
+    import sweep.analysis.global_sensitivity as sens
 
     monkeypatch.setattr(sens, "GLOBAL_CHUNK", 1000)  # several blocks for 256·(4+2) rows
     cfg = str(Path(__file__).resolve().parent.parent / "configs" / "sensitivity_kcc2.yaml")
     samples, out = str(tmp_path / "s.zarr"), str(tmp_path / "idx.zarr")
     argv = ["sensitivity", cfg, "--global", "sobol", "--n", "256", "--store", out]
-    monkeypatch.setenv("SWEEP_FAIL_BLOCKS", "1")
-    assert main([*argv, "--samples-store", samples]) == 2
+    with failing_blocks({1}):
+        assert main([*argv, "--samples-store", samples]) == 2
     assert "--resume" in capsys.readouterr().err
     assert main(["status", samples]) == 3
-    monkeypatch.delenv("SWEEP_FAIL_BLOCKS")
     assert main([*argv, "--samples-store", samples, "--resume"]) == 0
     resumed = xr.open_zarr(out).load()
     ref = sens.global_sensitivity(cfg, "sobol", 256, 0)
     np.testing.assert_array_equal(resumed["ST"].values, ref["ST"].values)
+
+
+def test_unusable_model_outputs_are_a_runtime_failure_not_a_usage_error(tmp_path, capsys):
+    """Non-finite or unconverged outputs stop the analysis with exit 1 (not 2) and one line."""
+    import yaml
+
+    assert not issubclass(UnusableOutputError, ConfigError)
+    cfg = tmp_path / "nan.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "name": "nan-range",
+                "axes": {
+                    "cl_i": {"start": "1 mM", "stop": "60 mM", "num": 3, "spacing": "log"},
+                    "cl_o": {"start": "100 mM", "stop": "140 mM", "num": 3},
+                },
+                "outputs": ["e_cl"],
+            }
+        )
+    )
+    store = tmp_path / "x.zarr"
+    with pytest.MonkeyPatch.context() as mp:
+        import sweep.analysis.global_sensitivity as gs
+
+        real = gs.evaluate_plan
+
+        def with_a_nan(plan, **kw):
+            out = real(plan, **kw)
+            out["e_cl"][3] = np.nan  # a model value SALib cannot use
+            return out
+
+        mp.setattr(gs, "evaluate_plan", with_a_nan)
+        rc = main(["sensitivity", str(cfg), "--global", "sobol", "--n", "8", "--store", str(store)])
+    assert rc == 1
+    err = one_line(capsys.readouterr().err)
+    assert err.startswith("sweep: failed:") and "e_cl at 1 of" in err
+    assert not store.exists()
+
+
+def test_global_rows_are_sampled_once_and_read_back_from_the_plan(tmp_path, monkeypatch):
+    """The analysis, the samples store and its workers share one sampling of the rows."""
+    import sweep.design as design
+
+    calls = []
+    real = design.sample
+
+    def counted(*a, **k):
+        calls.append(a[1] if len(a) > 1 else k.get("method"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(design, "sample", counted)
+    stored = global_sensitivity(
+        KCC2_CONFIG, "morris", 8, 5, samples_store=tmp_path / "rows.zarr", scheduler="threads"
+    )
+    assert calls == ["morris"]
+    in_memory = global_sensitivity(KCC2_CONFIG, "morris", 8, 5)
+    for v in ("mu", "mu_star", "sigma"):
+        np.testing.assert_array_equal(stored[v].values, in_memory[v].values)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -252,3 +253,90 @@ def test_unit_conversion_gives_the_intended_decimal():
     assert parse_quantity("x", "0.145 M", "mM") == 145.0
     assert parse_quantity("x", "-0.07 V", "mV") == -70.0
     assert parse_quantity("x", "145 mM", "mM") == 145.0
+
+
+# --- model choices (config.md "Model choices") -----------------------------------
+def test_model_choice_reaches_the_registry_and_the_resolved_config():
+    spec = parse_config(cfg(model={"pump": "saturating"}))
+    assert spec.registry.model == {"pump": "saturating"}
+    assert spec.model == {"pump": "saturating"}
+    assert spec.resolved["model"] == {"pump": "saturating"}
+    default = parse_config(cfg())
+    # the default is filled in, so the store records every choice
+    assert default.registry.model == {"pump": "cubic"}
+    assert default.resolved["model"] == {"pump": "cubic"}
+    assert parse_config(cfg(model={"pump": "cubic"})).config_hash == default.config_hash
+    assert default.config_hash != spec.config_hash  # a choice changes the equations
+
+
+def test_model_choice_is_recorded_in_the_store(tmp_path):
+    import json
+
+    import xarray as xr
+
+    from sweep import run
+
+    spec = parse_config(cfg(model={"pump": "saturating"}, store=str(tmp_path / "m.zarr")))
+    run(spec, progress=False)
+    attrs = xr.open_zarr(spec.store).attrs
+    assert json.loads(attrs["config"])["model"] == {"pump": "saturating"}
+    assert attrs["config_hash"] == spec.config_hash
+
+
+@pytest.mark.parametrize(
+    ("model", "needles"),
+    [
+        ({"pump": "linear"}, ("model.pump = 'linear' is not allowed", "cubic, saturating")),
+        ({"pmp": "cubic"}, ("model.pmp", "did you mean 'pump'", "allowed: pump")),
+        ("cubic", ("model = 'cubic' is not allowed", "mapping")),
+        ({"pump": ["cubic"]}, ("model.pump = ['cubic'] is not allowed",)),
+    ],
+)
+def test_model_choice_refused_with_one_line(model, needles):
+    refused(cfg(model=model), *needles)
+
+
+def test_model_choice_is_not_an_axis_or_parameter():
+    refused(cfg(axes={"pump": {"values": [1, 2]}}), "unknown axis 'pump'")
+    refused(cfg(parameters={"pump": 1}), "unknown parameter 'pump'")
+
+
+# --- the canonical spec (what crosses to workers) --------------------------------
+def _assert_same_spec(a, b):
+    assert a == b and a.resolved == b.resolved and a.config_hash == b.config_hash
+    assert a.parameters == b.parameters and a.outputs == b.outputs and a.model == b.model
+    for x, y in zip(a.axes, b.axes, strict=True):
+        assert x.values.dtype == y.values.dtype
+        np.testing.assert_array_equal(x.values, y.values)
+
+
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml"))
+)
+def test_canonical_spec_rebuilds_identically(path):
+    from sweep.spec import spec_from_canonical
+
+    spec = load_spec(path)
+    _assert_same_spec(spec_from_canonical(spec.canonical), spec)
+
+
+def test_canonical_spec_of_designs_transporters_and_models():
+    from sweep.spec import spec_from_resolved
+
+    for extra in (
+        {"design": {"method": "sobol", "n": 16, "seed": 3}},
+        {"design": {"method": "saltelli", "n": 8, "second_order": True}},
+        {"model": {"pump": "saturating"}, "precision": "float32"},
+        {"transporters": {"my_symporter": {"stoichiometry": {"na": 2, "glu": 1, "k": -1}}}},
+        {"parameters": {"ca_i": "100 nM", "temperature": "37 degC"}, "mode_tolerance": "1 J/mol"},
+        {"axes": {"vm": {"values": ["-90 mV", "-12.5 mV", "0.1 V"]}}},
+    ):
+        data = cfg(**extra)
+        if "design" in extra:
+            data["axes"] = {"vm": {"start": "-90 mV", "stop": "0 mV"}}
+        if "transporters" in extra:
+            data["outputs"] = ["dG_my_symporter"]
+        spec = parse_config(data)
+        _assert_same_spec(spec_from_resolved(spec.resolved), spec)
+    with pytest.raises(ConfigError, match="version"):
+        spec_from_resolved({**spec.resolved, "version": 2})

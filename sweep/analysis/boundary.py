@@ -41,18 +41,30 @@ from __future__ import annotations
 import functools
 import json
 import math
-import shutil
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
-from .spec import ConfigError, SweepSpec
+from kernels.registry import suggest
+from kernels.solvers import MESSAGES, NOT_WRITTEN, Status, flag_attrs
+from kernels.transporters import species_inputs
+
+from ..execute import batch_over_axes, configure_jax, map_padded, point_function
+from ..spec import ConfigError, SweepSpec
+from ..store import (
+    check_store_target,
+    coord_attrs,
+    result_attrs,
+    variable_attrs,
+    write_dataset,
+)
 
 __all__ = [
     "Crossings",
@@ -71,23 +83,21 @@ __all__ = [
     "boundary_adaptive",
     "write_boundary_store",
     "default_store",
-    "add_parser",
 ]
 
 #: Root tolerance of the refinement, relative to the axis span (linear axes)
 #: or in ln x (log axes); the contract asks for ≤ 1e-9 · max(|x*|, span).
 XTOL_REL = 1e-12
-#: Brent iterations before a bracket is reported as not converged (status 1).
+#: Brent iterations before a bracket is reported as ``Status.NOT_CONVERGED``.
 MAXITER = 200
 #: Kernel evaluations per jitted call (memory bound of one batch).
 BATCH_POINTS = 2**20
 #: Padded batch sizes of the adaptive evaluations: at most three compilations per
 #: kernel, at most 8x padding on the (cheap) small batches.
 EVAL_BUCKETS = (512, 4096, 32768)
-#: Status codes of ``status_boundary_<axis>``.
-STATUS_CONVERGED, STATUS_MAXITER, STATUS_NONE = 0, 1, 2
-#: Class of a NaN value in sign maps (adaptive refinement of float outputs).
-NAN_CLASS = -128
+#: Codes of ``status_boundary_<axis>`` (the one vocabulary, :class:`kernels.solvers.Status`):
+#: converged; not converged within ``MAXITER``; no crossing in this slot.
+BOUNDARY_STATUS = (Status.CONVERGED, Status.NO_ROOT_IN_RANGE, Status.NOT_CONVERGED)
 
 
 # --- the bracketed root solver ------------------------------------------------------
@@ -134,9 +144,6 @@ def brent_root(
     Brent R. P. (1973) *Algorithms for Minimization without Derivatives*,
     Prentice-Hall, ch. 4 (the zeroin algorithm).
     """
-    import jax.numpy as jnp
-    from jax import lax
-
     a = jnp.asarray(a)
     dt = a.dtype
     b = jnp.asarray(b, dt)
@@ -206,7 +213,8 @@ class Crossings:
     n_crossings : ndarray, int64, ``S``
         Number of crossings found between samples (may exceed ``K``).
     status : ndarray, int8, ``S + (K,)``
-        0 converged, 1 iteration limit reached, 2 no crossing in this slot.
+        :class:`kernels.solvers.Status`: ``CONVERGED``, ``NOT_CONVERGED`` (iteration
+        limit reached), ``NO_ROOT_IN_RANGE`` (no crossing in this slot).
     iterations : ndarray, int32, ``S + (K,)``
         Brent iterations (= kernel evaluations) spent on each crossing.
     n_grid_evaluations : int
@@ -285,11 +293,6 @@ def find_crossings(
     -------
     Crossings
     """
-    import jax
-    import jax.numpy as jnp
-
-    from .execute import configure_jax
-
     configure_jax()
     xs = np.sort(np.asarray(x, dtype=np.float64).ravel())
     if xs.size < 2:
@@ -335,39 +338,22 @@ def find_crossings(
 
         root, _, it, done = jax.vmap(refine)(a, b, ga, gb)
         root = jnp.where(valid, jnp.exp(root) if log else root, jnp.nan)
-        status = jnp.where(valid, jnp.where(done, 0, 1), 2).astype(jnp.int8)
+        status = jnp.where(
+            valid,
+            jnp.where(done, Status.CONVERGED, Status.NOT_CONVERGED),
+            Status.NO_ROOT_IN_RANGE,
+        ).astype(jnp.int8)
         it = jnp.where(valid, it, 0)
         return root, side, n, status, it, jnp.sum(~finite)
 
     B = int(min(P, max(1, BATCH_POINTS // N)))  # one batch shape: one compilation
+    # flat over the points; the samples ``us`` are shared by every point (not batched)
     fn = jax.jit(jax.vmap(one_point, in_axes=(None, 0) + (0,) * len(flat)))
-    roots = np.empty((P, K))
-    side = np.empty((P, K), np.int8)
-    n_cross = np.empty(P, np.int64)
-    status = np.empty((P, K), np.int8)
-    its = np.empty((P, K), np.int32)
-    n_nan = 0
-    compile_s = 0.0
     t0 = time.perf_counter()
-    for start in range(0, P, B):
-        stop = min(P, start + B)
-        pad = B - (stop - start)
-        args = [np.arange(B, dtype=np.float64)]
-        for o in flat:
-            chunk = o[start:stop]
-            args.append(np.concatenate([chunk, np.repeat(chunk[-1:], pad)]) if pad else chunk)
-        t1 = time.perf_counter()
-        out = [np.asarray(v) for v in fn(us, *args)]
-        if start == 0:
-            compile_s = time.perf_counter() - t1
-        m = stop - start
-        roots[start:stop], side[start:stop], n_cross[start:stop] = (
-            out[0][:m],
-            out[1][:m],
-            out[2][:m],
-        )
-        status[start:stop], its[start:stop] = out[3][:m], out[4][:m]
-        n_nan += int(out[5][:m].sum())
+    dummy = np.arange(P, dtype=np.float64)
+    out, compile_s = map_padded(lambda *cols: fn(us, *cols), [dummy, *flat], B)
+    roots, side, n_cross, status, its, nan = out
+    n_nan = int(nan.sum())
     seconds = time.perf_counter() - t0
     return Crossings(
         roots=roots.reshape(shape + (K,)),
@@ -406,8 +392,6 @@ def closed_form(registry, output: str, along: str, level: float = 0.0) -> Closed
       (``cl_i_eq_kcc2`` / ``cl_i_eq_nkcc1`` where the registry has it).
     - ``dG_<s>`` along ``vm``: ``e_<s>``; ``df_gaba`` along ``vm``: ``e_gaba``.
     """
-    from kernels.transporters import species_inputs
-
     if level != 0.0:
         return None
     outs = registry.outputs
@@ -539,16 +523,13 @@ def default_levels(shape: Sequence[int]) -> int:
 @functools.lru_cache(maxsize=64)
 def _jit_vmap(f: Callable[..., Any]) -> Callable[..., Any]:
     """One jitted, vmapped wrapper per function, so repeated maps reuse its compilations."""
-    import jax
-
-    return jax.jit(jax.vmap(f))
+    return jax.jit(batch_over_axes(f, 0, sampled=True))
 
 
 class _Evaluator:
     """Evaluates a scalar JAX function at grid multi-indices, in padded vmapped batches."""
 
     def __init__(self, f: Callable[..., Any], axes: Sequence[np.ndarray], dtype) -> None:
-
         self.axes = [np.asarray(a, dtype=np.float64) for a in axes]
         self.dtype = dtype
         self._fn = _jit_vmap(f)
@@ -556,25 +537,10 @@ class _Evaluator:
         self.first_batch_seconds = 0.0
 
     def __call__(self, idx: np.ndarray) -> np.ndarray:
-        m = idx.shape[0]
-        out = np.empty(m, dtype=self.dtype)
-        start = 0
-        while start < m:
-            n = min(m - start, EVAL_BUCKETS[-1])
-            size = next(b for b in EVAL_BUCKETS if b >= n)
-            stop = start + n
-            cols = []
-            for a, ax in enumerate(self.axes):
-                c = ax[idx[start:stop, a]]
-                cols.append(np.concatenate([c, np.repeat(c[-1:], size - n)]))
-            t0 = time.perf_counter()
-            res = np.asarray(self._fn(*cols))
-            if size not in self._compiled:
-                self._compiled.add(size)
-                self.first_batch_seconds += time.perf_counter() - t0
-            out[start:stop] = res[:n]
-            start = stop
-        return out
+        cols = [ax[idx[:, a]] for a, ax in enumerate(self.axes)]
+        out, first = map_padded(self._fn, cols, EVAL_BUCKETS, compiled=self._compiled)
+        self.first_batch_seconds += first
+        return np.asarray(out).astype(self.dtype, copy=False)
 
 
 def adaptive_cells(
@@ -606,8 +572,6 @@ def adaptive_cells(
         :func:`boundary_cells` of the dense map whenever every feature of the
         map touches the coarse grid (see the module notes).
     """
-    from .execute import configure_jax
-
     configure_jax()
     t_start = time.perf_counter()
     axes = [np.asarray(a, dtype=np.float64).ravel() for a in axes]
@@ -807,21 +771,16 @@ def output_function(spec: SweepSpec, output: str, inputs: Sequence[str]) -> Call
     Every other input is fixed at the spec's ``parameters`` (stored units).
     Pure JAX, for ``jit``/``vmap``.
     """
-    reg = spec.registry
     fixed = {k: float(v) for k, v in spec.parameters.items()}
-    names = tuple(inputs)
+    point = point_function(spec.registry, fixed, inputs, (output,))
 
     def f(*xs):
-        p = dict(fixed)
-        p.update(zip(names, xs, strict=True))
-        return reg.evaluate(p, [output])[output]
+        return point(*xs)[0]
 
     return f
 
 
 def _check_output(spec: SweepSpec, output: str) -> None:
-    from kernels.registry import suggest
-
     if not isinstance(output, str) or output not in spec.registry.outputs:
         raise ConfigError(
             f"--output {output!r} is not an output{suggest(str(output), spec.registry.outputs)}; "
@@ -880,8 +839,6 @@ def check_along(spec: SweepSpec, output: str, along: str, level: float, max_cros
             "--adaptive to map where it changes"
         )
     if along not in spec.axis_names:
-        from kernels.registry import suggest
-
         raise ConfigError(
             f"--along {along!r} is not an axis of this config{suggest(str(along), spec.axis_names)}; "
             f"axes: {', '.join(spec.axis_names)}"
@@ -906,6 +863,8 @@ def boundary_along(
     *,
     level: float = 0.0,
     max_crossings: int = 4,
+    store: str | Path | None = None,
+    overwrite: bool = False,
 ) -> BoundaryResult:
     """Crossings of ``output = level`` along axis ``along`` at every point of the other axes.
 
@@ -921,6 +880,11 @@ def boundary_along(
         Level in the output's units (default 0).
     max_crossings : int
         Crossings stored per point (1 to 127).
+    store : path, optional
+        Also write the result there (:func:`write_boundary_store`); the path
+        is checked before any compute.
+    overwrite : bool
+        Replace an existing store.
 
     Returns
     -------
@@ -933,11 +897,11 @@ def boundary_along(
     ConfigError
         Unknown output or axis, int8 output, axis with one value, bad K or level.
     """
-    import xarray as xr
-
-    from .store import coord_attrs
+    import xarray as xr  # lazy: xarray takes ~1 s to import; `sweep list` never needs it
 
     check_along(spec, output, along, level, max_crossings)
+    if store is not None:
+        check_store_target(store, overwrite=overwrite)
     reg = spec.registry
     o = reg.outputs[output]
     ax = spec.axis(along)
@@ -995,9 +959,10 @@ def boundary_along(
             {
                 "units": "",
                 "long_name": "root refinement status",
-                "description": "0 converged, 1 iteration limit reached, 2 no crossing in this slot",
-                "flag_values": [0, 1, 2],
-                "flag_meanings": "converged iteration_limit no_crossing",
+                "description": "; ".join(
+                    f"{int(c)} {MESSAGES[c]}" for c in sorted(BOUNDARY_STATUS)
+                ),
+                **flag_attrs(BOUNDARY_STATUS),
             },
         ),
         "n_crossings": (
@@ -1032,7 +997,7 @@ def boundary_along(
         "boundary_level_units": o.unit,
         "max_crossings": K,
         "n_overflow": int(res.overflow.sum()),
-        "n_unconverged": int((res.status == STATUS_MAXITER).sum()),
+        "n_unconverged": int((res.status == Status.NOT_CONVERGED).sum()),
         "n_nan_samples": res.n_nan,
         "n_evaluations": res.n_evaluations,
         "n_grid_evaluations": res.n_grid_evaluations,
@@ -1051,9 +1016,6 @@ def boundary_along(
     lines.append(f"  crossings per point   {txt}")
     cf = closed_form(reg, output, along, level)
     if cf is not None:
-        import jax
-        import jax.numpy as jnp
-
         fixed = {k: float(v) for k, v in spec.parameters.items()}
         x0 = float(ax.values[0])
 
@@ -1064,7 +1026,8 @@ def boundary_along(
             return jnp.asarray(cf.fn(p), jnp.float64)
 
         if others:
-            xstar = np.asarray(jax.jit(jax.vmap(exact))(*[g.ravel() for g in grids]))
+            flat_exact = jax.jit(batch_over_axes(exact, len(others), sampled=True))
+            xstar = np.asarray(flat_exact(*[g.ravel() for g in grids]))
             xstar = xstar.reshape(res.n_crossings.shape)
         else:
             xstar = np.asarray(jax.jit(exact)())
@@ -1114,7 +1077,9 @@ def boundary_along(
             "crossings (raise --max-crossings)"
         )
     if n_unconv:
-        lines.append(f"  not converged         {n_unconv:,} crossings (status 1)")
+        lines.append(
+            f"  not converged         {n_unconv:,} crossings (status {int(Status.NOT_CONVERGED)}, not_converged)"
+        )
     if res.n_nan:
         lines.append(f"  non-finite samples    {res.n_nan:,} (no crossing bracketed across them)")
     coords: dict[str, Any] = {a.name: (a.name, a.values, coord_attrs(spec, a.name)) for a in others}
@@ -1124,7 +1089,7 @@ def boundary_along(
         {"units": "", "long_name": "crossing number (ascending in the along axis)"},
     )
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
-    return BoundaryResult(spec, output, "along", ds, "\n".join(lines))
+    return _stored(BoundaryResult(spec, output, "along", ds, "\n".join(lines)), store, overwrite)
 
 
 def check_adaptive(spec: SweepSpec, output: str, levels: int | None, level: float | None) -> None:
@@ -1150,6 +1115,8 @@ def boundary_adaptive(
     levels: int | None = None,
     level: float | None = None,
     check_dense: bool = False,
+    store: str | Path | None = None,
+    overwrite: bool = False,
 ) -> BoundaryResult:
     """Boundary cells of ``output`` over the spec's grid by adaptive (N-D quadtree) refinement.
 
@@ -1167,18 +1134,22 @@ def boundary_adaptive(
     check_dense : bool
         Also evaluate the dense grid and record whether the boundary cells agree
         (attributes ``dense_mismatch_cells``, ``dense_match``).
+    store : path, optional
+        Also write the result there (:func:`write_boundary_store`); the path
+        is checked before any compute.
+    overwrite : bool
+        Replace an existing store.
 
     Returns
     -------
     BoundaryResult
         Dataset with ``boundary_cell`` (bool), the reconstructed map and ``evaluated``.
     """
-    import jax.numpy as jnp
-    import xarray as xr
-
-    from .store import coord_attrs, variable_attrs
+    import xarray as xr  # lazy: xarray takes ~1 s to import; `sweep list` never needs it
 
     check_adaptive(spec, output, levels, level)
+    if store is not None:
+        check_store_target(store, overwrite=overwrite)
     reg = spec.registry
     o = reg.outputs[output]
     is_int = o.dtype == "int8"
@@ -1192,14 +1163,16 @@ def boundary_adaptive(
 
         def f(*xs):
             v = jnp.asarray(base(*xs), jnp.float64) - lvl
-            return jnp.where(jnp.isnan(v), NAN_CLASS, jnp.sign(v)).astype(jnp.int8)
+            return jnp.where(jnp.isnan(v), NOT_WRITTEN, jnp.sign(v)).astype(jnp.int8)
 
         name = f"sign_{output}"
         vattrs = {
             "units": "",
             "long_name": f"sign of {output} − {lvl:g}",
-            "description": f"sign of ({output} − {lvl:g} {o.unit}); {NAN_CLASS} where not finite",
-            "flag_values": [NAN_CLASS, -1, 0, 1],
+            "description": (
+                f"sign of ({output} − {lvl:g} {o.unit}); {NOT_WRITTEN} (no value) where not finite"
+            ),
+            "flag_values": [NOT_WRITTEN, -1, 0, 1],
             "flag_meanings": "undefined negative zero positive",
         }
     vattrs = {**vattrs, "reconstructed": "uniform cells filled with their corner value"}
@@ -1269,35 +1242,30 @@ def boundary_adaptive(
     }
     coords = {a.name: (a.name, a.values, coord_attrs(spec, a.name)) for a in spec.axes}
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
-    return BoundaryResult(spec, output, "adaptive", ds, "\n".join(lines))
+    result = BoundaryResult(spec, output, "adaptive", ds, "\n".join(lines))
+    return _stored(result, store, overwrite)
 
 
 def _dense_classes(spec: SweepSpec, output: str, f: Callable[..., Any]) -> np.ndarray:
     """The class map of ``f`` on the full grid (nested vmap, in slabs of the first axis)."""
-    import jax
-
-    k = len(spec.axes)
-    fn = f
-    for i in reversed(range(k)):
-        fn = jax.vmap(fn, in_axes=tuple(0 if j == i else None for j in range(k)))
-    fn = jax.jit(fn)
+    fn = jax.jit(batch_over_axes(f, len(spec.axes)))
     vals = [a.values.astype(np.float64) for a in spec.axes]
     rest = int(np.prod([v.size for v in vals[1:]], dtype=np.int64))
     step = int(min(vals[0].size, max(1, BATCH_POINTS // max(1, rest))))
-    out = np.empty(spec.shape, dtype=np.int8)
-    first = vals[0]
-    for i in range(0, first.size, step):
-        chunk = first[i : i + step]
-        pad = step - chunk.size
-        arg = np.concatenate([chunk, np.repeat(chunk[-1:], pad)]) if pad else chunk
-        out[i : i + chunk.size] = np.asarray(fn(arg, *vals[1:]))[: chunk.size]
-    return out
+    out, _ = map_padded(lambda first: fn(first, *vals[1:]), [vals[0]], step)
+    return np.asarray(out).astype(np.int8, copy=False)
 
 
 # --- the store ------------------------------------------------------------------
 def default_store(spec: SweepSpec) -> str:
     """``results/<name>.boundary.zarr``."""
     return f"results/{spec.name}.boundary.zarr"
+
+
+def _stored(result: BoundaryResult, store: str | Path | None, overwrite: bool) -> BoundaryResult:
+    if store is not None:
+        write_boundary_store(result, store, overwrite=overwrite)
+    return result
 
 
 def write_boundary_store(
@@ -1308,114 +1276,9 @@ def write_boundary_store(
     The store attributes hold the resolved config, its hash, versions, JAX
     backend and creation time (as a sweep store), plus the boundary's own.
     """
-    import warnings
-
-    import zarr
-
-    from .plan import make_plan
-    from .store import check_store_target, replace_store, store_attrs
-
-    path = check_store_target(path, overwrite=overwrite)
     spec = result.spec
     ds = result.dataset.copy()
-    attrs = store_attrs(spec, make_plan(spec))
-    for k in ("n_blocks", "block_shape"):
-        attrs.pop(k, None)
-    attrs["complete"] = True
-    attrs["title"] = f"{spec.name} boundary"
+    attrs = result_attrs(spec, f"{spec.name} boundary")
     attrs.update(ds.attrs)
     ds.attrs = {k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in attrs.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # consolidated metadata is a zarr-python extension
-            zarr.consolidate_metadata(str(tmp), zarr_format=3)
-        replace_store(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
-
-
-# --- CLI ------------------------------------------------------------------------
-def add_parser(sub) -> None:
-    """Add ``sweep boundary`` to the CLI's sub-parsers."""
-    p = sub.add_parser(
-        "boundary",
-        help="map where an output crosses a level (or where a mode changes)",
-        description=(
-            "Locate boundaries of an output over a config's grid. --along AXIS: every crossing "
-            "of OUTPUT = LEVEL along the continuous axis, refined on the kernel (Brent) to "
-            "<= 1e-9 x max(|x*|, span), with closed forms cross-checked where they exist. "
-            "--adaptive: boundary cells of a mode map by N-D quadtree refinement, stopping at "
-            "the grid's resolution."
-        ),
-    )
-    p.add_argument("config", help="YAML config (its axes give the grid)")
-    p.add_argument("--output", help="registry output, e.g. dG_ncx or mode_ncx (required)")
-    p.add_argument("--along", metavar="AXIS", help="continuous axis to locate crossings along")
-    p.add_argument("--adaptive", action="store_true", help="adaptive boundary-cell refinement")
-    p.add_argument("--level", metavar="X", help="level in the output's units (default 0)")
-    p.add_argument("--max-crossings", metavar="K", help="crossings stored per point (default 4)")
-    p.add_argument("--levels", metavar="L", help="adaptive: refinement levels (coarse stride 2^L)")
-    p.add_argument(
-        "--check-dense",
-        action="store_true",
-        help="adaptive: also evaluate the dense grid and compare boundary cells",
-    )
-    p.add_argument("--store", help="store path (default results/<name>.boundary.zarr)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing store")
-    p.set_defaults(func=cmd_boundary)
-
-
-def _number(flag: str, text: str | None, kind: type, allowed: str):
-    if text is None:
-        return None
-    try:
-        v = kind(str(text))
-    except ValueError:
-        raise ConfigError(f"{flag} {text!r} is not allowed: {allowed}") from None
-    if kind is float and not math.isfinite(v):
-        raise ConfigError(f"{flag} {text!r} is not allowed: {allowed}")
-    return v
-
-
-def cmd_boundary(args) -> int:
-    """``sweep boundary``: validate, compute, store, print a summary; returns the exit code."""
-    from .spec import load_spec
-
-    if not args.output:
-        raise ConfigError("--output NAME is required (e.g. dG_ncx with --along vm)")
-    if (args.along is None) == (not args.adaptive):
-        raise ConfigError("give exactly one of --along AXIS (continuous output) or --adaptive")
-    level = _number("--level", args.level, float, "a finite number in the output's units")
-    kmax = _number("--max-crossings", args.max_crossings, int, "an integer 1..127")
-    levels = _number("--levels", args.levels, int, "an integer >= 0")
-    spec = load_spec(args.config)
-    path = Path(args.store or default_store(spec))
-    if args.along is not None:
-        if levels is not None or args.check_dense:
-            raise ConfigError("--levels and --check-dense apply to --adaptive, not to --along")
-        level = 0.0 if level is None else level
-        kmax = 4 if kmax is None else kmax
-        check_along(spec, args.output, args.along, level, kmax)
-    else:
-        if kmax is not None:
-            raise ConfigError("--max-crossings applies to --along, not to --adaptive")
-        check_adaptive(spec, args.output, levels, level)
-    from .store import check_store_target
-
-    check_store_target(path, overwrite=args.overwrite)
-    if args.along is not None:
-        res = boundary_along(spec, args.output, args.along, level=level, max_crossings=kmax)
-    else:
-        res = boundary_adaptive(
-            spec, args.output, levels=levels, level=level, check_dense=args.check_dense
-        )
-    write_boundary_store(res, path, overwrite=args.overwrite)
-    print(res.summary)
-    print(f"store     {path}: open with xarray.open_zarr({str(path)!r})")
-    sys.stdout.flush()
-    return 0
+    return write_dataset(ds, path, overwrite=overwrite)

@@ -1,0 +1,65 @@
+"""``sweep plot``: a phase map, line or bar plot of a store variable (figures: :mod:`sweep.plot`)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..plot import DEFAULT_DPI, open_store, parse_sel, plot, save_figure
+from ..spec import ConfigError
+from .common import EXIT_OK
+
+__all__ = ["add_parsers"]
+
+
+def add_parsers(sub: Any) -> None:
+    """Add ``sweep plot`` to the CLI's sub-parsers."""
+    p = sub.add_parser(
+        "plot",
+        help="phase map, line or bar plot of a store variable",
+        description=(
+            "Plot VAR from a store: a phase map with --x and --y (codes categorical, signed "
+            "quantities diverging at 0, boundary overlaid), a line with --x only, ranked bars "
+            "for sensitivity indices (dims output, input). Select other dims with --sel "
+            "AXIS=VALUE (nearest value; units allowed, e.g. ca_i=100nM)."
+        ),
+    )
+    p.add_argument("store", help="zarr store (sweep run / boundary / sensitivity)")
+    p.add_argument("var", help="variable to plot")
+    p.add_argument("--x", metavar="AXIS", help="dimension on the horizontal axis")
+    p.add_argument("--y", metavar="AXIS", help="dimension on the vertical axis (a map)")
+    p.add_argument(
+        "--sel",
+        metavar="AXIS=VALUE",
+        nargs="+",
+        action="extend",
+        default=[],
+        help="select the other dimensions (nearest value)",
+    )
+    p.add_argument("-o", "--out", metavar="FILE.png", help="image file to write (required)")
+    p.add_argument("--dpi", default=str(DEFAULT_DPI), help=f"resolution (default {DEFAULT_DPI})")
+    p.add_argument(
+        "--boundary", metavar="STORE", help="overlay a 'sweep boundary --along' store on a map"
+    )
+    p.add_argument("--title", help="figure title (default: long name and selection)")
+    p.set_defaults(func=cmd_plot)
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    """``sweep plot``: returns the exit code; bad input raises :class:`ConfigError`."""
+    if not args.out:
+        raise ConfigError("-o FILE.png is required: the image file to write")
+    try:
+        dpi = int(str(args.dpi))
+    except ValueError:
+        raise ConfigError(f"--dpi {args.dpi!r} is not allowed: an integer 10..2400") from None
+    ds = open_store(args.store)
+    sel = parse_sel(args.sel)
+    bds = open_store(args.boundary) if args.boundary else None
+    if bds is not None and args.y is None:
+        raise ConfigError("--boundary overlays a map: give --x and --y")
+    fig = plot(ds, args.var, x=args.x, y=args.y, sel=sel, boundary=bds, title=args.title)
+    path = save_figure(fig, args.out, dpi)
+    w, h = (int(round(s * dpi)) for s in fig.get_size_inches())
+    print(f"wrote {path} ({w}×{h} px)")
+    return EXIT_OK
