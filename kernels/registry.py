@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from . import kinetics, steady_state, thermo
+from . import branches, kinetics, steady_state, thermo
 from ._spec import InputSpec, OutputSpec, cached
 from .constants import NERNST_SPECIES, T_DEFAULT, VALENCE
 from .transporters import (
@@ -643,7 +643,7 @@ def _build_default() -> Registry:
     for t in BUILTIN_TRANSPORTERS.values():
         outputs += transporter_outputs(t)
     outputs += _equilibrium_outputs()
-    outputs += list(kinetics.OUTPUTS) + list(steady_state.OUTPUTS)
+    outputs += list(kinetics.OUTPUTS) + list(steady_state.OUTPUTS) + list(branches.OUTPUTS)
     return Registry(inputs, outputs, BUILTIN_TRANSPORTERS)
 
 

@@ -35,6 +35,9 @@ class Status(enum.IntEnum):
     #: whole-cell state whose implied [K⁺]ᵢ or impermeant-anion concentration
     #: is not positive: the cell would swell without bound or lose its K⁺).
     NO_PHYSICAL_STATE = 4
+    #: Roots were found, but the scan cannot guarantee that none was missed
+    #: (a scan cell may hide a pair of roots, or there are more than returned).
+    ROOTS_NOT_GUARANTEED = 5
 
 
 #: One sentence per code: reports, ``sweep status`` and store attributes use these.
@@ -44,6 +47,7 @@ MESSAGES: dict[Status, str] = {
     Status.NOT_CONVERGED: "iteration budget exhausted before the tolerance was met",
     Status.INVALID_INPUT: "non-finite input or input outside its range",
     Status.NO_PHYSICAL_STATE: "the solution lies outside the physical domain",
+    Status.ROOTS_NOT_GUARANTEED: "some roots may have been missed (a scan cell is suspect)",
 }
 
 #: Fill value of int8 store variables: "not written yet". Distinct from every

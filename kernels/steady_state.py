@@ -823,6 +823,23 @@ def _ca_scan(pt: _CaPoint, s: _CaShared, ln_ca_o: Array, dtype: Any) -> tuple[Ar
     return nroots, u
 
 
+def _ca_valid(vm, na_i, na_o, ca_o, temperature, ncx, ibar_pmca, k_pmca, h_pmca, g, q10_pmca):
+    """Inputs of the Ca²⁺ balance finite and in range (status INVALID_INPUT otherwise)."""
+    return _all(
+        _finite(vm, na_i, na_o, ca_o, temperature, ibar_pmca, k_pmca, h_pmca, g, q10_pmca),
+        q10_pmca > 0,
+        ncx.valid(),
+        na_i > 0,
+        na_o > 0,
+        ca_o > 0,
+        temperature > 0,
+        ibar_pmca >= 0,
+        k_pmca > 0,
+        h_pmca >= 0,
+        g >= 0,
+    )
+
+
 @jax.jit  # one compiled solver for eager single-point calls; inlined under jit
 def _ca_solve(
     vm,
@@ -840,19 +857,8 @@ def _ca_solve(
 ) -> tuple[Array, Array, Array, Array]:
     """(x = ln[Ca]_i, nroots, status, residual); I_PMCA × q10_pmca^((T − 310 K)/10 K)."""
     dtype = _float_dtype(vm, na_i, na_o, ca_o, temperature, *ncx, ibar_pmca, k_pmca, h_pmca, g)
-    valid = _all(
-        jnp.asarray(valid),
-        _finite(vm, na_i, na_o, ca_o, temperature, ibar_pmca, k_pmca, h_pmca, g, q10_pmca),
-        q10_pmca > 0,
-        ncx.valid(),
-        na_i > 0,
-        na_o > 0,
-        ca_o > 0,
-        temperature > 0,
-        ibar_pmca >= 0,
-        k_pmca > 0,
-        h_pmca >= 0,
-        g >= 0,
+    valid = jnp.asarray(valid) & _ca_valid(
+        vm, na_i, na_o, ca_o, temperature, ncx, ibar_pmca, k_pmca, h_pmca, g, q10_pmca
     )
     pt, s, ln_ca_o = _ca_setup(
         vm, na_i, na_o, ca_o, temperature, ncx, ibar_pmca, k_pmca, h_pmca, g, q10_pmca
