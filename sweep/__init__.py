@@ -36,6 +36,7 @@ from .plan import make_plan as make_plan
 from .plot import open_store as open_store
 from .plot import plot as plot
 from .plot import plot_bars as plot_bars
+from .plot import plot_bifurcation as plot_bifurcation
 from .plot import plot_line as plot_line
 from .plot import plot_map as plot_map
 from .plot import save_figure as save_figure
@@ -76,6 +77,7 @@ __all__ = [
     "parse_config",
     "plot",
     "plot_bars",
+    "plot_bifurcation",
     "plot_line",
     "plot_map",
     "ranked_table",

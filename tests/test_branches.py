@@ -246,3 +246,40 @@ def test_all_roots_on_a_polynomial():
     # no roots: the margin is the distance of the extremum pair from zero, negative
     r2 = all_roots(lambda x: f(x) + 1.0, jnp.asarray(0.0), jnp.asarray(4.0), n=9)
     assert int(r2.count) == 1 and float(fold_margin(r2)) < 0
+
+
+def test_bifurcation_diagram_draws_the_branches(tmp_path):
+    """What plot_bifurcation draws: both stable branches solid, the unstable one dashed,
+    no line joining two branches across the fold, and the fold where boundary_along puts it."""
+    from sweep import evaluate_grid, plot_bifurcation, save_figure
+
+    spec = parse_config(
+        {
+            "name": "bif",
+            "parameters": {"n_act": 4, "k_dact": "1 uM", "na_i": "30 mM", "vm": "0 mV"},
+            "axes": {"ibar_pmca": {"start": "0.05 uA/cm**2", "stop": "0.6 uA/cm**2", "num": 111}},
+            "outputs": ["ca_i_ss_low", "ca_i_ss_high", "ca_i_ss_mid", "ca_i_ss_nstable"],
+        }
+    )
+    ds = evaluate_grid(spec)
+    folds = boundary_along(spec, "ca_fold_margin", "ibar_pmca").dataset
+    fig = plot_bifurcation(ds, "ibar_pmca", folds=folds)
+    ax = fig.axes[0]
+    lines = [ln for ln in ax.get_lines() if ln.get_linestyle() in ("-", "--")]
+    solid = [ln for ln in lines if ln.get_linestyle() == "-"]
+    dashed = [ln for ln in lines if ln.get_linestyle() == "--"]
+    assert len(solid) == 2 and len(dashed) == 1
+    low = np.asarray(solid[0].get_ydata(), dtype=float)
+    ref = ds["ca_i_ss_low"].values
+    ok = np.isfinite(low)
+    np.testing.assert_array_equal(low[ok], ref[ok])
+    # the low branch jumps to the high one where bistability ends (going left): a gap, no line
+    nst = ds["ca_i_ss_nstable"].values
+    assert (~ok).sum() >= 1 and (nst[1:] != nst[:-1]).any()
+    fold = float(folds["boundary_ibar_pmca"].values[0])
+    vlines = [ln for ln in ax.get_lines() if ln.get_linestyle() == ":"]
+    assert len(vlines) == 1 and vlines[0].get_xdata()[0] == pytest.approx(fold)
+    assert 0.2 < fold < 0.26
+    assert ax.get_yscale() == "log"
+    save_figure(fig, tmp_path / "bif.png")
+    assert (tmp_path / "bif.png").stat().st_size > 10_000
