@@ -552,3 +552,59 @@ def test_codes_at_the_cell_are_zero_without_a_state():
     )
     assert r["status_cell"] == Status.NO_PHYSICAL_STATE
     assert r["mode_ncx_cell"] == 0 and r["gaba_polarity_cell"] == 0 and math.isnan(r["e_gaba_cell"])
+
+
+# ------------------------------------------------------------------------ end to end
+def test_sweep_run_of_a_whole_cell_config(tmp_path):
+    xr = pytest.importorskip("xarray")
+    from sweep import run
+    from sweep.spec import parse_config, parse_yaml
+
+    text = """
+name: whole-cell-e2e
+precision: float64
+axes:
+  k_o:    {start: 2 mM, stop: 12 mM, num: 5, spacing: log}
+  p_kcc2: {start: 0, stop: 1, num: 3}
+outputs: [df_gaba_cell, vm_cell, mode_ncx_cell, volume_cell]
+"""
+    spec = parse_config(parse_yaml(text))
+    run(spec, store=tmp_path / "wc.zarr")
+    ds = xr.open_zarr(tmp_path / "wc.zarr")
+    for n in (
+        "df_gaba_cell",
+        "vm_cell",
+        "mode_ncx_cell",
+        "volume_cell",
+        "status_cell",
+        "residual_cell",
+    ):
+        assert n in ds, n
+    assert ds["status_cell"].dtype == np.int8 and int((ds["status_cell"] != 0).sum()) == 0
+    assert ds["mode_ncx_cell"].dtype == np.int8
+    assert ds["vm_cell"].attrs["units"] == "mV"
+    ref = _run(("df_gaba_cell",), {"k_o": float(ds.k_o[2]), "p_kcc2": float(ds.p_kcc2[1])})
+    assert float(ds["df_gaba_cell"][2, 1]) == pytest.approx(
+        float(ref["df_gaba_cell"][0]), rel=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "whole_cell_mature",
+        "whole_cell_immature",
+        "whole_cell_gaba_switch",
+        "whole_cell_ischemia",
+        "whole_cell_chloride_load",
+        "whole_cell_impermeants",
+    ],
+)
+def test_whole_cell_configs_parse(name):
+    from pathlib import Path
+
+    from sweep import load_spec
+
+    spec = load_spec(Path(__file__).resolve().parent.parent / "configs" / f"{name}.yaml")
+    assert any(o.endswith("_cell") for o in spec.outputs)
+    assert "status_cell" in spec.outputs
