@@ -79,6 +79,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import jax
@@ -89,6 +90,7 @@ from jax.typing import ArrayLike
 from . import kinetics
 from ._spec import InputSpec, OutputSpec, cached
 from .constants import MV_PER_V, F, R
+from .roots import all_roots
 from .solvers import Status, flag_attrs
 from .steady_state import _all, _descending_newton, _finite, _reg_valid, _xtol
 
@@ -619,6 +621,29 @@ def _solve(q: CellParams, law: str, valid: ArrayLike = True) -> tuple:
     return a, status, physical, x_i, lin
 
 
+def count_states(q: CellParams, law: str, valid: ArrayLike = True) -> tuple[Array, Array]:
+    """(physical steady states, status): every root of φ by the slope-and-extremum scan.
+
+    :func:`_solve` refines the highest sign change of a 5-node scan of φ (the
+    state ``*_cell`` returns). Here φ is scanned on 64 nodes with its slope
+    (:func:`kernels.roots.all_roots`), so a second state — including a pair of
+    roots inside one scan cell — is found; a root counts as a physical state
+    when its [X]ᵢ is positive. The status is ``all_roots``'s (0: the count is
+    exact under its stated condition), or INVALID_INPUT.
+    """
+    lin = _linear(q)
+    a_hi = jnp.log(q.osm_o)
+    r = all_roots(lambda a: _phi(a, q, lin, law), a_hi - _SCAN_SPAN, a_hi, n=64, max_roots=5)
+    j = _pump_log(r.x, q, law)
+    _, _, c = _y(r.x, j, lin)
+    x_i = (q.osm_o - 2.0 * jnp.exp(c) - 2.0 * q.hco3_i) / (1.0 - q.z_x)
+    physical = jnp.isfinite(r.x) & jnp.isfinite(x_i) & (x_i > 0)
+    ok = q.valid() & jnp.asarray(valid) & ~lin.singular
+    count = jnp.where(ok, jnp.sum(physical), 0).astype(jnp.int8)
+    status = jnp.where(ok, r.status, jnp.int8(Status.INVALID_INPUT)).astype(jnp.int8)
+    return count, status
+
+
 def _steady(q: CellParams, law: str, valid: ArrayLike = True) -> CellSteadyState:
     a, status, physical, x_i, lin = _solve(q, law, valid)
     nan = jnp.asarray(jnp.nan, jnp.result_type(a))
@@ -1056,6 +1081,13 @@ def whole_cell_outputs(
     ss, stab, at_state = _cell_fns(law)
     attrs = {"reference": _CELL_REF, "state": STATE_ATTR, "pump": law}
 
+    def states(p, cache):
+        def run():
+            q = cached(cache, "cell_params", lambda: CellParams.from_inputs(p, cache))
+            return count_states(q, law, _reg_valid(p))
+
+        return cached(cache, "cell_states", run)
+
     def native(name, unit, long_name, description, fn, dtype="float", extra=None, conc=False):
         a = {**attrs, **(extra or {})}
         comp = () if name in _COMP else _COMP
@@ -1145,6 +1177,34 @@ def whole_cell_outputs(
             _STABLE_ATTRS,
         ),
         native(
+            "n_states_cell",
+            "",
+            "number of whole-cell steady states",
+            "physical steady states of the pump–leak cell ([X]ᵢ > 0) found by a 64-node "
+            "slope-and-extremum scan of the reduced equation in ln[Na⁺]ᵢ; *_cell is the "
+            "one with the highest [Na⁺]ᵢ; exact where status_states_cell is 0",
+            lambda p, c: states(p, c)[0],
+            "int8",
+        ),
+        native(
+            "status_states_cell",
+            "",
+            "whole-cell state count status",
+            "0 converged, 1 no root, 2 not converged, 3 invalid input, 5 roots not "
+            "guaranteed (kernels.solvers.Status)",
+            lambda p, c: states(p, c)[1],
+            "int8",
+            flag_attrs(
+                (
+                    Status.CONVERGED,
+                    Status.NO_ROOT_IN_RANGE,
+                    Status.NOT_CONVERGED,
+                    Status.INVALID_INPUT,
+                    Status.ROOTS_NOT_GUARANTEED,
+                )
+            ),
+        ),
+        native(
             "tau_cell",
             "s",
             "relaxation time",
@@ -1152,6 +1212,13 @@ def whole_cell_outputs(
             "Jacobian at the whole-cell steady state (∝ volume_cell)",
             lambda p, c: stab(p, c)[1],
         ),
+    ]
+    # the count brings its own status along
+    outs = [
+        replace(o, companions=(*o.companions, "status_states_cell"))
+        if o.name == "n_states_cell"
+        else o
+        for o in outs
     ]
     taken = set(outputs) | {o.name for o in outs}
     for name, spec in outputs.items():

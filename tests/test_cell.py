@@ -608,3 +608,41 @@ def test_whole_cell_configs_parse(name):
     spec = load_spec(Path(__file__).resolve().parent.parent / "configs" / f"{name}.yaml")
     assert any(o.endswith("_cell") for o in spec.outputs)
     assert "status_cell" in spec.outputs
+
+
+@pytest.mark.parametrize("law", ["cubic", "saturating"])
+def test_every_steady_state_is_counted(law):
+    """n_states_cell against scipy root started from a 4 × 3 grid of (Na⁺, V) starts:
+    the distinct physical solutions scipy finds are exactly the ones counted, and the
+    returned *_cell state is one of them."""
+    reg = SATURATING if law == "saturating" else REGISTRY
+    pts = _random_points(40, seed=7 if law == "cubic" else 8)
+    if law == "saturating":
+        pts["u_nka"] = pts["u_nka"] / 100
+    names = [*STATE, "n_states_cell"]
+    out = _run(names, pts, registry=reg)
+    starts = [
+        (na, 140.0 - na, 6.0, 130.0, vm)
+        for na in (2.0, 10.0, 40.0, 120.0)
+        for vm in (-100, -60, -10)
+    ]
+    checked = n_equal = 0
+    for i in range(len(out["status_cell"])):
+        if out["status_states_cell"][i] != Status.CONVERGED:
+            continue
+        q = _par(_defaults(**{k: v[i] for k, v in pts.items()}))
+        found = []
+        for s in starts:
+            ref = _scipy_root(q, law, [s])
+            if ref is not None and not any(abs(ref["na"] / f - 1) < 1e-6 for f in found):
+                found.append(ref["na"])
+        n = int(out["n_states_cell"][i])
+        assert n >= len(found), (i, found)  # scipy can only miss states, never add them
+        n_equal += n == len(found)
+        if out["status_cell"][i] == Status.CONVERGED:
+            assert n >= 1
+            assert any(abs(out["na_i_cell"][i] / f - 1) < 1e-6 for f in found) or not found
+        else:
+            assert n == 0, i
+        checked += 1
+    assert checked >= 30 and n_equal >= 0.9 * checked, (checked, n_equal)
