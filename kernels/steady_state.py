@@ -1226,7 +1226,8 @@ OUTPUTS: list[OutputSpec] = [
         "mM",
         "steady-state [Ca²⁺]ᵢ",
         "lowest stable [Ca²⁺]ᵢ in [1 nM, [Ca²⁺]ₒ] at which 2I_NCX − g_CaBG(V_m − E_Ca) − "
-        "I_PMCA = 0 at fixed V_m",
+        "I_PMCA = 0 at fixed V_m, from a fast sign scan (near a fold it can miss a pair of "
+        "roots inside one scan cell: ca_i_ss_low is the exact lowest stable root)",
         _ca_ss_value,
         companions=_CA_COMP,
         attrs=_CA_REF,
@@ -1237,7 +1238,8 @@ OUTPUTS: list[OutputSpec] = [
         "",
         "number of calcium steady states",
         "sign changes of the Ca²⁺ balance found on the 64-point log scan of [1 nM, [Ca²⁺]ₒ] "
-        "(0 when that range is empty or an input is invalid)",
+        "(0 when that range is empty or an input is invalid); two roots inside one scan cell "
+        "(near a fold) are not seen: ca_i_ss_count is the exact count",
         lambda p, cache: _ca(p, cache)[1],
         dtype="int8",
         companions=_CA_COMP,
