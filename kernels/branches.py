@@ -43,7 +43,6 @@ from jax import Array
 
 from . import steady_state
 from ._spec import OutputSpec, cached
-from .kinetics import NCXParams
 from .roots import Roots, all_roots, fold_margin
 from .solvers import Status, flag_attrs
 
@@ -55,19 +54,7 @@ MAX_ROOTS = 5
 
 def calcium_roots(p: Mapping[str, Any]) -> Roots:
     """All roots of the Ca²⁺ balance in ln[Ca²⁺]ᵢ over [1 nM, [Ca²⁺]ₒ] at the inputs ``p``."""
-    args = (
-        p["vm"],
-        p["na_i"],
-        p["na_o"],
-        p["ca_o"],
-        p["temperature"],
-        NCXParams.from_inputs(p),
-        p["ibar_pmca"],
-        p["k_pmca"],
-        p["h_pmca"],
-        p["g_ca_bg"],
-        p["q10_pmca"],
-    )
+    args = steady_state._ca_args(p)
     pt, s, ln_ca_o = steady_state._ca_setup(*args)
     dtype = jnp.result_type(ln_ca_o)
     lo = jnp.asarray(jnp.log(steady_state.CA_SCAN_LOW), dtype)

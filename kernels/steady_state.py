@@ -1080,22 +1080,27 @@ def _cl(p: Mapping[str, Any], cache: dict) -> tuple[Array, Array, Array]:
     return cached(cache, "cl_i_ss", run)
 
 
+def _ca_args(p: Mapping[str, Any]) -> tuple:
+    """The Ca²⁺ balance's arguments (``_ca_setup``/``_ca_valid`` order) from registry inputs."""
+    return (
+        p["vm"],
+        p["na_i"],
+        p["na_o"],
+        p["ca_o"],
+        p["temperature"],
+        NCXParams.from_inputs(p),
+        p["ibar_pmca"],
+        p["k_pmca"],
+        p["h_pmca"],
+        p["g_ca_bg"],
+        p["q10_pmca"],
+    )
+
+
 def _ca(p: Mapping[str, Any], cache: dict) -> tuple[Array, Array, Array, Array]:
     def run():
-        return _ca_solve(
-            p["vm"],
-            p["na_i"],
-            p["na_o"],
-            p["ca_o"],
-            p["temperature"],
-            NCXParams.from_inputs(p),
-            p["ibar_pmca"],
-            p["k_pmca"],
-            p["h_pmca"],
-            p["g_ca_bg"],
-            True,
-            p["q10_pmca"],
-        )
+        *args, q10_pmca = _ca_args(p)
+        return _ca_solve(*args, True, q10_pmca)
 
     return cached(cache, "ca_i_ss", run)
 

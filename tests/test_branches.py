@@ -1,7 +1,7 @@
 """Every branch of the Ca²⁺ balance (kernels.branches, kernels.roots) against independent references.
 
 References, written here apart from the kernels:
-* the balance of physics.md in numpy (GPB 2010 written out), scanned on 20,001
+* the balance of physics.md in numpy (``test_steady_state.ca_balance_math``), scanned on 20,001
   log nodes over [1 nM, [Ca²⁺]ₒ], every sign change refined by scipy brentq;
 * a fine brute-force count of roots along ``ibar_pmca`` for the folds.
 """
@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.optimize import brentq
-from test_steady_state import _ca_batch, _point
+from test_steady_state import _ca_batch, _point, ca_balance_math
 
 from kernels import REGISTRY
 from kernels.roots import all_roots, fold_margin
@@ -30,39 +30,13 @@ BRANCH = REGISTRY.resolve_outputs(
 BISTABLE = {"n_act": 4.0, "k_dact": 1e-3}
 
 
-def balance_np(ca: np.ndarray, p: dict) -> np.ndarray:
-    """2 I_NCX − g_CaBG (V_m − E_Ca) − I_PMCA (µA/cm²), vectorised over [Ca²⁺]ᵢ (mM)."""
-    phi = 8.31446261815324 * p["temperature"] / 96485.33212331001 * 1e3
-    u = p["vm"] / phi
-    na_i, na_o, ca_o = p["na_i"], p["na_o"], p["ca_o"]
-    ka = 1.0 / (1.0 + (p["k_dact"] / ca) ** p["n_act"])
-    d = (
-        p["km_cai"] * na_o**3 * (1 + (na_i / p["km_nai"]) ** 3)
-        + p["km_nao"] ** 3 * ca * (1 + ca / p["km_cai"])
-        + p["km_cao"] * na_i**3
-        + na_i**3 * ca_o
-        + na_o**3 * ca
-    )
-    e1, e2 = np.exp(p["nu_ncx"] * u), np.exp((p["nu_ncx"] - 1) * u)
-    q_ncx = p["q10_ncx"] ** ((p["temperature"] - 310.0) / 10.0)
-    q_pmca = p["q10_pmca"] ** ((p["temperature"] - 310.0) / 10.0)
-    i_ncx = p["ibar_ncx"] * q_ncx * ka * (e1 * na_i**3 * ca_o - e2 * na_o**3 * ca)
-    i_ncx = i_ncx / (d * (1 + p["ksat_ncx"] * e2))
-    inact = (1 - p["f_inact_ncx"]) + p["f_inact_ncx"] / (
-        1 + (na_i / p["k_inact_ncx"]) ** p["n_inact_ncx"]
-    )
-    e_ca = phi / 2 * np.log(ca_o / ca)
-    pmca = q_pmca * p["ibar_pmca"] / (1 + (p["k_pmca"] / ca) ** p["h_pmca"])
-    return 2 * inact * i_ncx - p["g_ca_bg"] * (p["vm"] - e_ca) - pmca
-
-
 def reference_roots(p: dict, n: int = 20001) -> list[tuple[float, bool]]:
     """Every root (mM) of the balance with its stability, from a fine scan + brentq."""
     xs = np.linspace(math.log(1e-6), math.log(p["ca_o"]), n)
-    fs = balance_np(np.exp(xs), p)
+    fs = ca_balance_math(np.exp(xs), p)
 
     def f(x):
-        return float(balance_np(np.exp(np.array([x])), p)[0])
+        return float(ca_balance_math(np.exp(np.array([x])), p)[0])
 
     out = []
     for k in np.flatnonzero((fs[:-1] > 0) != (fs[1:] > 0)):

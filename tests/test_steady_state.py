@@ -108,7 +108,10 @@ def cl_closed_form(p: dict) -> float:
 
 
 def ca_balance_math(ca: float, p: dict) -> float:
-    """physics.md: 2 I_NCX − g_CaBG (V_m − E_Ca) − I_PMCA (µA/cm²), GPB 2010 written out."""
+    """physics.md: 2 I_NCX − g_CaBG (V_m − E_Ca) − I_PMCA (µA/cm²), GPB 2010 written out.
+
+    ``ca`` may be a float or an array (mM).
+    """
     phi = _rt_f(p["temperature"])
     u = p["vm"] / phi
     na_i, na_o, ca_o = p["na_i"], p["na_o"], p["ca_o"]
@@ -120,7 +123,7 @@ def ca_balance_math(ca: float, p: dict) -> float:
         + na_i**3 * ca_o
         + na_o**3 * ca
     )
-    e1, e2 = math.exp(p["nu_ncx"] * u), math.exp((p["nu_ncx"] - 1) * u)
+    e1, e2 = np.exp(p["nu_ncx"] * u), np.exp((p["nu_ncx"] - 1) * u)
     # GPB 2010 temperature factors, reference 310 K
     q_ncx = p["q10_ncx"] ** ((p["temperature"] - 310.0) / 10.0)
     q_pmca = p["q10_pmca"] ** ((p["temperature"] - 310.0) / 10.0)
@@ -129,7 +132,7 @@ def ca_balance_math(ca: float, p: dict) -> float:
     inact = (1 - p["f_inact_ncx"]) + p["f_inact_ncx"] / (
         1 + (na_i / p["k_inact_ncx"]) ** p["n_inact_ncx"]
     )
-    e_ca = phi / 2 * math.log(ca_o / ca)
+    e_ca = phi / 2 * np.log(ca_o / ca)
     pmca = p["ibar_pmca"] * ca ** p["h_pmca"] / (p["k_pmca"] ** p["h_pmca"] + ca ** p["h_pmca"])
     pmca *= q_pmca
     return 2 * inact * i_ncx - p["g_ca_bg"] * (p["vm"] - e_ca) - pmca
