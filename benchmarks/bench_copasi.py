@@ -206,7 +206,7 @@ def main() -> None:
         "| date | case | COPASI points/s | engine points/s | ratio | COPASI ok | engine status 0 "
         "| max rel diff |\n|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
     )
-    with (HERE / "RESULTS.md").open("a") as fh:
+    with (HERE / "RESULTS.md").open("a", encoding="utf-8") as fh:
         fh.write(section)
     print(f"appended to {HERE / 'RESULTS.md'}")
 

@@ -119,7 +119,7 @@ def main() -> None:
         f"| {today} | dense count to 1e-9 of span (extrapolated) | {lines * need:.2e} | "
         f"~{t_need:,.0f} | — |\n"
     )
-    with (HERE / "RESULTS.md").open("a") as fh:
+    with (HERE / "RESULTS.md").open("a", encoding="utf-8") as fh:
         fh.write(section)
     print(f"appended to {HERE / 'RESULTS.md'}")
 

@@ -229,7 +229,7 @@ def main() -> None:
         "| date | case | JAX points/s | brentq points/s | ratio | compile s | notes |\n"
         "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
     )
-    with path.open("a") as fh:
+    with path.open("a", encoding="utf-8") as fh:
         fh.write(section)
     print(f"appended to {path}")
 
