@@ -35,6 +35,15 @@ class Status(enum.IntEnum):
     #: whole-cell state whose implied [K⁺]ᵢ or impermeant-anion concentration
     #: is not positive: the cell would swell without bound or lose its K⁺).
     NO_PHYSICAL_STATE = 4
+    #: A time course: the integrator's step budget (``max_steps``) ran out
+    #: before the last output time; values up to the last accepted step are kept.
+    MAX_STEPS_REACHED = 5
+    #: A time course: the state or its rate became non-finite, or the step
+    #: size collapsed below its floor (the solution leaves its domain or blows up).
+    NON_FINITE = 6
+    #: A time course: its initial condition, the steady state of the
+    #: "before" inputs, was not found (that solver's own status says why).
+    NO_INITIAL_STATE = 7
 
 
 #: One sentence per code: reports, ``sweep status`` and store attributes use these.
@@ -44,6 +53,9 @@ MESSAGES: dict[Status, str] = {
     Status.NOT_CONVERGED: "iteration budget exhausted before the tolerance was met",
     Status.INVALID_INPUT: "non-finite input or input outside its range",
     Status.NO_PHYSICAL_STATE: "the solution lies outside the physical domain",
+    Status.MAX_STEPS_REACHED: "the integrator's step budget ran out before the last output time",
+    Status.NON_FINITE: "the state became non-finite or the step size collapsed",
+    Status.NO_INITIAL_STATE: "the initial steady state (of the 'before' inputs) was not found",
 }
 
 #: Fill value of int8 store variables: "not written yet". Distinct from every
