@@ -21,7 +21,7 @@ from typing import Any
 import jax.numpy as jnp
 from jax import Array
 
-from . import kinetics, steady_state, thermo
+from . import cell, kinetics, steady_state, thermo
 from ._spec import InputSpec, OutputSpec, cached
 from .constants import NERNST_SPECIES, T_DEFAULT, VALENCE
 from .transporters import (
@@ -352,9 +352,17 @@ class Registry:
         self.transporters: dict[str, Transporter] = dict(transporters)
         self.outputs: dict[str, OutputSpec] = {}
         for o in outputs:
+            if o.attrs.get("state") == cell.STATE_ATTR:
+                continue  # whole-cell outputs are rebuilt below (model, transporters)
             if o.name in self.outputs or o.name in self.inputs:
                 raise ValueError(f"output {o.name!r} clashes with an existing name")
             self.outputs[o.name] = o
+        if all(i.name in self.inputs for i in cell.INPUTS):
+            names = list(self.inputs)
+            for o in cell.whole_cell_outputs(self.outputs, self.transporters, self.model, names):
+                if o.name in self.inputs:
+                    raise ValueError(f"output {o.name!r} clashes with an existing name")
+                self.outputs[o.name] = o
 
     # --- construction -----------------------------------------------------------
     def with_transporters(self, specs: Mapping[str, Mapping[str, Any]]) -> Registry:
@@ -466,6 +474,7 @@ class Registry:
 
 def _build_default() -> Registry:
     inputs = _core_inputs() + list(kinetics.INPUTS) + list(steady_state.INPUTS)
+    inputs += list(cell.INPUTS)  # whole-cell outputs are built by Registry (model choices)
     outputs = _thermo_outputs()
     for t in BUILTIN_TRANSPORTERS.values():
         outputs += transporter_outputs(t)
