@@ -84,6 +84,7 @@ Kidger (2021) On Neural Differential Equations, PhD thesis (diffrax).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -97,11 +98,11 @@ import optimistix as optx
 from jax import Array
 from jax.typing import ArrayLike
 
-from . import thermo
+from . import cell, thermo
 from ._spec import InputSpec
 from .kinetics import NCXParams, _i_ncx
 from .solvers import NOT_WRITTEN, Status
-from .steady_state import _ca_balance, _ca_setup, _ca_solve, _rt_f_mv
+from .steady_state import _ca_balance, _ca_setup, _ca_solve, _reg_valid, _rt_f_mv
 from .transporters import BUILTIN_TRANSPORTERS
 
 __all__ = [
@@ -115,6 +116,7 @@ __all__ = [
     "integrate",
     "time_course",
     "CALCIUM",
+    "whole_cell_system",
     "SYSTEMS",
     "INPUTS",
     "calcium_rate",
@@ -1052,5 +1054,146 @@ CALCIUM: System = System(
     log_state=True,
 )
 
-#: Systems by config name.
-SYSTEMS: dict[str, System] = {"calcium": CALCIUM}
+
+# ------------------------------------------------------------------ whole-cell system
+class _CellArgs(NamedTuple):
+    q: Any  # kernels.cell.CellParams
+    p: Any  # the inputs the outputs read
+
+
+_CELL_KEYS = (
+    "temperature na_o k_o cl_o hco3_i hco3_o p_hco3_cl g_na g_k g_cl g_gaba gamma u_nka "
+    "km_nka_na km_nka_k z_x osm_o x_i_ref ca_i ca_o mode_tolerance u_kcc2 p_kcc2 rho_kcc2 "
+    "vu0463271 ic50_vu0463271 u_nkcc1 p_nkcc1 rho_nkcc1 bumetanide ic50_bumetanide"
+).split()
+
+
+def _cell_inputs(p: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: p[k] for k in _CELL_KEYS}
+
+
+@functools.cache
+def whole_cell_system(pump: str = "cubic") -> System:
+    """The pump–leak neuron of :mod:`kernels.cell` as a time-course system.
+
+    State: amounts of Na⁺, K⁺, Cl⁻ per reference volume (mM); V_m, volume and
+    concentrations follow at each instant (:func:`kernels.cell.cell_state`).
+    The initial state is :func:`kernels.cell.cell_steady_state` of the before
+    inputs. ``pump`` is the static ``model: pump`` choice.
+
+    Parameters
+    ----------
+    pump : {"cubic", "saturating"}
+        Na⁺/K⁺-ATPase law.
+
+    Returns
+    -------
+    System
+        One object per pump law (cached, so compiled functions are reused).
+
+    References
+    ----------
+    Kay (2017) Front Cell Dev Biol 5:41; Düsterwald et al. (2018) eLife 7:e39575.
+    """
+    if pump not in cell.PUMP_LAWS:
+        raise ValueError(
+            f"model.pump = {pump!r} is not allowed: must be one of {', '.join(cell.PUMP_LAWS)}"
+        )
+
+    def prepare(p):
+        return _CellArgs(cell.CellParams.from_inputs(p), _cell_inputs(p))
+
+    def vector_field(y, a):
+        return cell.cell_rhs(y, a.q, pump)
+
+    def evaluate(y, a):
+        q, p = a.q, a.p
+        st = cell.cell_state(y, q, pump)
+        rt_f = _rt_f_mv(q.temperature)
+        ln_na, ln_k, ln_cl = jnp.log(st.na_i), jnp.log(st.k_i), jnp.log(st.cl_i)
+        e_cl = rt_f * (ln_cl - jnp.log(q.cl_o))
+        e_gaba = rt_f * (jnp.log(st.cl_i + q.r * q.hco3_i) - jnp.log(q.cl_o + q.r * q.hco3_o))
+        at_state = {**p, "vm": st.vm, "na_i": st.na_i, "k_i": st.k_i, "cl_i": st.cl_i}
+        return {
+            "vm": st.vm,
+            "na_i": st.na_i,
+            "k_i": st.k_i,
+            "cl_i": st.cl_i,
+            "x_i": st.x_i,
+            "volume": st.volume,
+            "e_na": rt_f * (jnp.log(q.na_o) - ln_na),
+            "e_k": rt_f * (jnp.log(q.k_o) - ln_k),
+            "e_cl": e_cl,
+            "e_gaba": e_gaba,
+            "df_gaba": e_gaba - st.vm,
+            "j_nka": cell.pump_rate(st.na_i, q, pump),
+            "j_kcc2": q.u_k * ((ln_k - jnp.log(q.k_o)) + (ln_cl - jnp.log(q.cl_o))),
+            "j_nkcc1": q.u_n
+            * (
+                (jnp.log(q.na_o) - ln_na)
+                + (jnp.log(q.k_o) - ln_k)
+                + 2.0 * (jnp.log(q.cl_o) - ln_cl)
+            ),
+            "dG_ncx": BUILTIN_TRANSPORTERS["ncx"].dG(at_state),
+            "dG_kcc2": BUILTIN_TRANSPORTERS["kcc2"].dG(at_state),
+        }
+
+    def steady_state(p):
+        ss = cell.cell_steady_state(cell.CellParams.from_inputs(p), pump)
+        return cell.amounts(ss), ss.status
+
+    def valid(p):
+        q = cell.CellParams.from_inputs(p)
+        extra = (p["ca_i"] > 0) & (p["ca_o"] > 0) & (p["mode_tolerance"] >= 0)
+        extra = extra & jnp.isfinite(p["ca_i"]) & jnp.isfinite(p["mode_tolerance"])
+        return q.valid() & _reg_valid(p) & extra
+
+    conc = "mM"
+    return System(
+        name="cell",
+        states=("n_na", "n_k", "n_cl"),
+        outputs=(
+            TrajectoryOutput("vm", "mV", "V_m", "membrane potential (zero net current)"),
+            TrajectoryOutput("na_i", conc, "[Na⁺]ᵢ", "cytosolic Na⁺"),
+            TrajectoryOutput("k_i", conc, "[K⁺]ᵢ", "cytosolic K⁺"),
+            TrajectoryOutput("cl_i", conc, "[Cl⁻]ᵢ", "cytosolic Cl⁻"),
+            TrajectoryOutput("x_i", conc, "[X]ᵢ", "impermeant anions"),
+            TrajectoryOutput("volume", "", "volume", "cell volume relative to the reference"),
+            TrajectoryOutput("e_na", "mV", "E_Na", "Nernst potential of Na⁺"),
+            TrajectoryOutput("e_k", "mV", "E_K", "Nernst potential of K⁺"),
+            TrajectoryOutput("e_cl", "mV", "E_Cl", "Nernst potential of Cl⁻"),
+            TrajectoryOutput("e_gaba", "mV", "E_GABA", "GABA_A reversal potential (GHK)"),
+            TrajectoryOutput("df_gaba", "mV", "E_GABA − V_m", "GABA_A driving force"),
+            TrajectoryOutput("j_nka", "mM/s", "J_NKA", "Na⁺/K⁺-ATPase cycle rate (ATP use)"),
+            TrajectoryOutput("j_kcc2", "mM/s", "J_KCC2", "KCC2 cycle rate (out)"),
+            TrajectoryOutput("j_nkcc1", "mM/s", "J_NKCC1", "NKCC1 cycle rate (in)"),
+            TrajectoryOutput("dG_ncx", "kJ/mol", "ΔG NCX", "NCX ΔG per cycle at the given [Ca²⁺]ᵢ"),
+            TrajectoryOutput("dG_kcc2", "kJ/mol", "ΔG KCC2", "KCC2 ΔG per cycle"),
+            TrajectoryOutput(
+                "mode_ncx",
+                "",
+                "NCX mode",
+                "+1 forward, −1 reverse, 0 at equilibrium",
+                code="mode",
+                source="dG_ncx",
+            ),
+            TrajectoryOutput(
+                "gaba_polarity",
+                "",
+                "GABA polarity",
+                "+1 depolarizing, −1 hyperpolarizing, 0 within tolerance",
+                code="polarity",
+                source="df_gaba",
+            ),
+        ),  # fmt: skip
+        prepare=prepare,
+        vector_field=vector_field,
+        evaluate=evaluate,
+        steady_state=steady_state,
+        valid=valid,
+    )
+
+
+#: Systems by config name (``cell`` with the default pump law; see
+#: :func:`whole_cell_system` for the others).
+SYSTEMS: dict[str, System] = {"calcium": CALCIUM, "cell": whole_cell_system()}
