@@ -1196,4 +1196,4 @@ def whole_cell_system(pump: str = "cubic") -> System:
 
 #: Systems by config name (``cell`` with the default pump law; see
 #: :func:`whole_cell_system` for the others).
-SYSTEMS: dict[str, System] = {"calcium": CALCIUM, "cell": whole_cell_system()}
+SYSTEMS: dict[str, System] = {"calcium": CALCIUM, "cell": whole_cell_system("cubic")}

@@ -19,13 +19,14 @@ import pytest
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq, minimize_scalar
 
-from kernels import REGISTRY
+from kernels import REGISTRY, cell
 from kernels.kinetics import NCXParams
 from kernels.solvers import NOT_WRITTEN, Status
 from kernels.steady_state import calcium_balance, calcium_steady_state
 from kernels.timecourse import (
     CALCIUM,
     INPUTS,
+    SYSTEMS,
     IntegratorOptions,
     _hermite,
     _hermite_crossing,
@@ -33,6 +34,7 @@ from kernels.timecourse import (
     calcium_rate,
     integrate,
     time_course,
+    whole_cell_system,
 )
 
 R, F = 8.31446261815324, 96485.3321233100184
@@ -585,3 +587,191 @@ def test_options_and_requests_fail_with_one_line_messages():
         time_course(CALCIUM, P, {}, ts, 1.0, flips=["ca_i"])
     with pytest.raises(ValueError, match=r"summary of 'mode_ncx' is not allowed"):
         time_course(CALCIUM, P, {}, ts, 1.0, summaries=["mode_ncx"])
+
+
+# ------------------------------------------------------------ whole cell
+CELL = SYSTEMS["cell"]
+CELL_OUT = ("vm", "na_i", "cl_i", "volume", "e_gaba", "mode_ncx", "gaba_polarity")
+#: The inputs the whole-cell protocols change (always all four, so one compile serves all).
+PROTOCOL_INPUTS = ("u_kcc2", "u_nka", "g_gaba", "k_o")
+
+
+def cell_ref_rhs(n, q):
+    """physics.md's pump–leak balances in amounts (plain numpy): V from zero net current."""
+    rtf = R * q["temperature"] / F * 1e3
+    w = (n[0] + n[1] + n[2] + q["x_i_ref"]) / (q["osm_o"] - q["hco3_i"])
+    na, k, cl = n / w
+    r = q["p_hco3_cl"]
+    g_c, g_h = q["g_cl"] + q["g_gaba"] / (1 + r), q["g_gaba"] * r / (1 + r)
+    e_na, e_k = rtf * np.log(q["na_o"] / na), rtf * np.log(q["k_o"] / k)
+    e_cl, e_h = rtf * np.log(cl / q["cl_o"]), rtf * np.log(q["hco3_i"] / q["hco3_o"])
+    j = q["u_nka"] * (na / q["na_o"]) ** 3
+    v = (q["g_na"] * e_na + q["g_k"] * e_k + g_c * e_cl + g_h * e_h - j / q["gamma"]) / (
+        q["g_na"] + q["g_k"] + g_c + g_h
+    )
+    u_k = q["u_kcc2"] * ((1 - q["p_kcc2"]) + q["p_kcc2"] * q["rho_kcc2"])
+    u_n = q["u_nkcc1"] * (q["rho_nkcc1"] + (1 - q["rho_nkcc1"]) * q["p_nkcc1"])
+    jk = u_k * np.log(k * cl / (q["k_o"] * q["cl_o"]))
+    jn = u_n * np.log(q["na_o"] * q["k_o"] * q["cl_o"] ** 2 / (na * k * cl**2))
+    g = q["gamma"]
+    d_na = -g * q["g_na"] * (v - e_na) - 3 * j + jn - g * g_h * (v - e_h)
+    d_k = -g * q["g_k"] * (v - e_k) + 2 * j - jk + jn
+    d_cl = g * g_c * (v - e_cl) - jk + 2 * jn
+    return np.array([d_na, d_k, d_cl]), v, na, cl, w
+
+
+def cell_ss(q):
+    st = cell.cell_steady_state(
+        cell.CellParams.from_inputs({k: jnp.asarray(v) for k, v in q.items()})
+    )
+    assert int(st.status) == 0
+    return st
+
+
+def cell_reference(q_point, q_before, t_end, duration=None):
+    n0 = np.asarray(cell.amounts(cell_ss(q_before)))
+    segs = [(0.0, t_end, q_point)] if duration is None else [
+        (0.0, duration, q_point), (duration, t_end, q_before)
+    ]  # fmt: skip
+    out, y = [], n0
+    for t0, t1, q in segs:
+        sol = solve_ivp(
+            lambda t, n, q=q: cell_ref_rhs(n, q)[0], (t0, t1), y, method="Radau",
+            rtol=1e-10, atol=1e-12, dense_output=True,
+        )  # fmt: skip
+        assert sol.success
+        out.append((t0, t1, sol, q))
+        y = sol.y[:, -1]
+    return n0, out
+
+
+def cell_ref_eval(segs, t):
+    """(vm, na_i, cl_i, volume) of the reference at times t (right-continuous)."""
+    t = np.atleast_1d(np.asarray(t, float))
+    out = np.full((len(t), 4), np.nan)
+    for k, (t0, t1, sol, q) in enumerate(segs):
+        m = (t >= t0) & ((t < t1) if k < len(segs) - 1 else (t <= t1))
+        for i in np.flatnonzero(m):
+            _, v, na, cl, w = cell_ref_rhs(sol.sol(t[i]), q)
+            out[i] = (v, na, cl, w)
+    return out
+
+
+@functools.cache
+def _cell_compiled(ts: tuple, t_end: float, protocol: str):
+    ts_arr = jnp.asarray(ts)
+    return jax.jit(
+        lambda p, b, d: time_course(
+            CELL, p, b, ts_arr, t_end, protocol=protocol, duration=d, outputs=CELL_OUT,
+            flips=["mode_ncx", "gaba_polarity", ("cl_i", 10.0)],
+        )
+    )  # fmt: skip
+
+
+def cell_run(q_point, q_before, ts, t_end, protocol="step", duration=1.0):
+    f = _cell_compiled(tuple(np.asarray(ts, float).tolist()), float(t_end), protocol)
+    p = {k: jnp.asarray(v) for k, v in q_point.items()}
+    b = {k: jnp.asarray(q_before[k]) for k in PROTOCOL_INPUTS}
+    return f(p, b, jnp.asarray(duration))
+
+
+CELL_TS = np.array([-1.0, 0.0, 2.0, 10.0, 30.0, 60.0, 120.0, 300.0])
+CELL_CASES = {
+    "kcc2_block": {"u_kcc2": 0.0},
+    "u_nka_rundown": {"u_nka": 40.0},
+    "g_gaba_load": {"g_gaba": 0.3},
+    "k_o_step": {"k_o": 8.0},
+}
+
+
+@pytest.mark.parametrize("case", list(CELL_CASES))
+def test_cell_step_matches_solve_ivp(case):
+    q_before = point()
+    q = point(**CELL_CASES[case])
+    res = cell_run(q, q_before, CELL_TS, 300.0)
+    assert int(res["status_tc"]) == 0 and int(res["status_tc_before"]) == 0
+    _, segs = cell_reference(q, q_before, 300.0)
+    ref = cell_ref_eval(segs, np.clip(CELL_TS, 0, None))
+    b = cell_ss(q_before)
+    ref[CELL_TS < 0] = (float(b.vm), float(b.na_i), float(b.cl_i), float(b.volume))
+    np.testing.assert_allclose(np.asarray(res["vm_tc"]), ref[:, 0], rtol=0, atol=1e-4)
+    for j, name in ((1, "na_i"), (2, "cl_i"), (3, "volume")):
+        np.testing.assert_allclose(np.asarray(res[f"{name}_tc"]), ref[:, j], rtol=VAL)
+
+
+def test_cell_gaba_load_pulse_and_chloride_recovery():
+    # the extrusion assay: a GABA_A load for 30 s, then Cl⁻ recovers through KCC2
+    q_before = point()
+    q = point(g_gaba=0.5)
+    res = cell_run(q, q_before, CELL_TS, 300.0, protocol="pulse", duration=30.0)
+    assert int(res["status_tc"]) == 0
+    _, segs = cell_reference(q, q_before, 300.0, duration=30.0)
+    ref = cell_ref_eval(segs, np.clip(CELL_TS, 0, None))
+    np.testing.assert_allclose(np.asarray(res["cl_i_tc"])[1:], ref[1:, 2], rtol=VAL)
+    # peak [Cl⁻]ᵢ at the end of the load, recovery time constant after it
+    grid = np.linspace(30.0, 300.0, 27001)
+    cl = cell_ref_eval(segs, grid)[:, 2]
+    assert float(res["cl_i_tc_peak"]) == pytest.approx(cl[0], rel=VAL)
+    assert float(res["cl_i_tc_t_peak"]) == pytest.approx(30.0, rel=1e-12)
+    target = abs(cl[0] - cl[-1]) / math.e
+    j = int(np.argmax(np.abs(cl - cl[-1]) <= target))
+    t_ref = brentq(
+        lambda t: abs(cell_ref_eval(segs, t)[0, 2] - cl[-1]) - target, grid[j - 1], grid[j],
+        xtol=1e-12,
+    ) - 30.0  # fmt: skip
+    assert float(res["cl_i_tc_t_relax"]) == pytest.approx(t_ref, rel=TIME)
+    # the load flips GABA to depolarizing while it lasts: a time inside the pulse
+    t_flip = float(res["gaba_polarity_tc_t_flip"])
+    assert int(res["status_gaba_polarity_tc_t_flip"]) == 0 and 0 < t_flip < 30.0
+    rtf = R * 310.0 / F * 1e3
+
+    def df_gaba(t):
+        vm, _, cl, _ = cell_ref_eval(segs, t)[0]
+        return rtf * np.log((cl + 0.2 * 16.0) / (130.0 + 0.2 * 26.0)) - vm
+
+    g = np.linspace(0.0, 30.0, 301)
+    i = int(np.argmax(np.array([df_gaba(t) for t in g]) > 0))
+    assert float(t_flip) == pytest.approx(brentq(df_gaba, g[i - 1], g[i], xtol=1e-12), rel=TIME)
+
+
+def test_cell_relaxes_to_the_after_state_at_the_rate_of_tau_cell():
+    # [HCO₃⁻]ᵢ → 0: the dynamics conserve n_Na + n_K − n_Cl, and the electroneutral
+    # steady state has exactly that charge only if [HCO₃⁻]ᵢ·(volume change) = 0
+    q_before = point(hco3_i=1e-6)
+    q = point(hco3_i=1e-6, u_nka=100.0)
+    ts = np.array([150.0, 200.0])
+    res = cell_run(q, q_before, ts, 600.0)
+    after = cell_ss(q)
+    for name in ("vm", "na_i", "cl_i", "volume"):
+        got = float(res[f"{name}_tc_end"])
+        assert got == pytest.approx(float(getattr(after, name)), rel=1e-7, abs=1e-7)
+    _, tau, _ = cell.stability(
+        after, cell.CellParams.from_inputs(P | {"hco3_i": 1e-6, "u_nka": 100.0})
+    )
+    d = np.abs(np.asarray(res["na_i_tc"]) - float(after.na_i))
+    assert d[-1] / float(after.na_i) > 1e-7
+    rate = math.log(d[0] / d[1]) / 50.0
+    assert rate == pytest.approx(1 / float(tau), rel=1e-3)
+
+
+def test_cell_charge_is_conserved_so_a_swelling_cell_misses_the_after_state_by_hco3_dw():
+    # With [HCO₃⁻]ᵢ clamped, a volume change alters the HCO₃⁻ amount with no current:
+    # the trajectory keeps n_Na + n_K − n_Cl of the before state, the electroneutral
+    # after state differs by [HCO₃⁻]ᵢ·Δvolume (physics.md's dynamics, as kernels.cell has them).
+    q_before, q = point(), point(k_o=8.0)
+    res = cell_run(q, q_before, np.array([600.0]), 600.0)
+    assert int(res["status_tc"]) == 0
+    b, a = cell_ss(q_before), cell_ss(q)
+    charge = lambda s: float(s.volume) * (float(s.na_i) + float(s.k_i) - float(s.cl_i))  # noqa: E731
+    assert charge(a) - charge(b) == pytest.approx(
+        16.0 * (float(a.volume) - float(b.volume)), rel=1e-9
+    )
+    w = float(res["volume_tc_end"])
+    assert w == pytest.approx(float(a.volume), rel=2e-2)
+    assert abs(w - float(a.volume)) > 1e-6  # a real, not a numerical, difference
+
+
+def test_whole_cell_system_refuses_an_unknown_pump_law():
+    with pytest.raises(ValueError, match=r"^model.pump = 'linear' is not allowed: must be one of"):
+        whole_cell_system("linear")
+    assert whole_cell_system("cubic") is CELL
