@@ -126,12 +126,16 @@ __all__ = [
 #: (before → point at 0 → before at ``duration``).
 PROTOCOLS: tuple[str, ...] = ("step", "pulse")
 
-#: Implicit (stiff) adaptive solvers offered; the first is the default.
+#: Solvers offered; the first is the default. The Kvaerno methods are implicit
+#: (stiff-capable, L-stable); ``tsit5`` is explicit (non-stiff problems only,
+#: e.g. the fixed-step Lorenz benchmark of Utkarsh et al. 2024).
 SOLVERS: dict[str, type] = {
     "kvaerno5": dfx.Kvaerno5,
     "kvaerno4": dfx.Kvaerno4,
     "kvaerno3": dfx.Kvaerno3,
+    "tsit5": dfx.Tsit5,
 }
+_IMPLICIT = ("kvaerno5", "kvaerno4", "kvaerno3")
 
 #: Default (rtol, atol) by float width in bits. float64: rtol 1e-8 gives
 #: ~1e-8 relative accuracy of the trajectories against a 1e-10 reference (the
@@ -172,6 +176,10 @@ class IntegratorOptions:
         Points per input segment of the internal summary grid (≥ 3).
     solver : str
         One of :data:`SOLVERS`.
+    fixed_steps : int or None
+        None: adaptive steps (PID controller). An integer: that many equal
+        steps over [0, t_end] and no error control (benchmarks; the switch
+        times of a pulse are still stepped to).
     """
 
     rtol: float | None = None
@@ -179,6 +187,7 @@ class IntegratorOptions:
     max_steps: int = 4096
     grid_points: int = 129
     solver: str = "kvaerno5"
+    fixed_steps: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("rtol", "atol"):
@@ -196,6 +205,13 @@ class IntegratorOptions:
         if self.solver not in SOLVERS:
             raise ValueError(
                 f"solver = {self.solver!r} is not allowed: must be one of {', '.join(SOLVERS)}"
+            )
+        if self.fixed_steps is not None and (
+            not isinstance(self.fixed_steps, int) or not 1 <= self.fixed_steps <= self.max_steps
+        ):
+            raise ValueError(
+                f"fixed_steps = {self.fixed_steps!r} is not allowed: must be None or an "
+                f"integer in [1, max_steps = {self.max_steps}]"
             )
 
     def tolerances(self, dtype: Any) -> tuple[float, float]:
@@ -409,17 +425,24 @@ def integrate(
         segs, sw, on = args
         return jnp.where(on, vector_field(y, _select(segs, sw, t)), 0.0)
 
-    solver = SOLVERS[opts.solver](
-        root_finder=optx.Newton(
+    if opts.solver in _IMPLICIT:
+        newton = optx.Newton(
             rtol=max(_NEWTON_KAPPA * rtol, 10 * eps), atol=max(_NEWTON_KAPPA * atol, 10 * eps)
         )
-    )
-    controller: Any = dfx.PIDController(
-        rtol=0.0 if log_state else rtol,
-        atol=rtol if log_state else atol,
-        dtmin=64 * eps * t1,
-        force_dtmin=False,
-    )
+        solver = SOLVERS[opts.solver](root_finder=newton)
+    else:
+        solver = SOLVERS[opts.solver]()
+    dt0 = None
+    if opts.fixed_steps is not None:
+        controller: Any = dfx.ConstantStepSize()
+        dt0 = t1 / opts.fixed_steps
+    else:
+        controller = dfx.PIDController(
+            rtol=0.0 if log_state else rtol,
+            atol=rtol if log_state else atol,
+            dtmin=64 * eps * t1,
+            force_dtmin=False,
+        )
     if n_seg > 1:
         controller = dfx.ClipStepSizeController(controller, jump_ts=switch_s)
     saveat = dfx.SaveAt(
@@ -430,7 +453,7 @@ def integrate(
         solver,
         t0=jnp.zeros((), dtype),
         t1=t1,
-        dt0=None,
+        dt0=dt0,
         y0=y_start,
         args=(tuple(segments), switch_s, live),
         saveat=saveat,
