@@ -19,11 +19,14 @@ Integrator
 diffrax ``Kvaerno5`` (5th-order ESDIRK, L-stable, stiffly accurate) with a
 PID step-size controller and, as its stage solver, a full Newton iteration
 (:class:`optimistix.Newton`). Measured on this project's Ca²⁺ system (2 CPU
-cores, 10⁴ trajectories, vmap): diffrax's default chord iteration
+cores, 10⁴ trajectories, vmap, rtol 1e-6): diffrax's default chord iteration
 (``VeryChord``) rejected about half of the steps (Newton divergence with a
 Jacobian frozen at the step start), needing 91 steps per trajectory on
 average and 202 at most; full Newton needs 11 (at most 14), and the batch ran
-6.9x faster. ``Kvaerno3`` took 66 steps on average. ``throw=False``: the
+6.9x faster. ``Kvaerno3`` took 66 steps on average. At the default
+tolerances this kernel, summaries included, ran 1.8–4.5x faster than a plain
+``jax.vmap(diffrax.diffeqsolve)`` without them (two runs on a shared machine;
+benchmarks/RESULTS.md). ``throw=False``: the
 result code of each trajectory becomes its status.
 
 Summaries without storing the trajectory
@@ -40,7 +43,10 @@ compiled function's temporaries (``grid_points × n_segments × (n_state +
 2 n_outputs)`` numbers per trajectory). A dense-output pass (``SaveAt(dense=
 True)``) would have to keep every step's interpolation coefficients up to
 ``max_steps``, and a hand-written step loop would duplicate diffrax's
-controller; the grid bounds memory and reuses ``SaveAt(ts=...)``. Features
+controller; the grid bounds memory and reuses ``SaveAt(ts=...)``. Its cost
+is real: under ``vmap`` on CPU each saved point costs ~0.1 µs per trajectory
+(the default grid of 129 points is about two thirds of a Ca²⁺ trajectory's
+time), so ``grid_points`` is an option. Features
 narrower than one grid interval (two crossings within it) can be missed, as
 with the steady-state scans.
 
@@ -169,7 +175,10 @@ class IntegratorOptions:
     rtol, atol : float or None
         Relative and absolute local error tolerances of the step-size
         controller, in the units of the system's state (None: the default of
-        the float width, :data:`DEFAULT_TOLERANCES`).
+        the float width, :data:`DEFAULT_TOLERANCES`). For a state in
+        logarithms (``System.log_state``) rtol bounds its absolute error and
+        atol is not used. Values at output times come from the solver's cubic
+        dense output: expect ~30–100 × rtol relative (measured).
     max_steps : int
         Step budget per trajectory (accepted and rejected steps).
     grid_points : int
@@ -349,7 +358,7 @@ def integrate(
     t_end : float
         End of the integration, s (> 0).
     ts : array (n_ts,)
-        Output times, s (≤ t_end; times < 0 give the initial state).
+        Output times, s, non-decreasing (≤ t_end; times < 0 give the initial state).
     flip_index : sequence of int
         Outputs whose level crossing is timed (static).
     flip_level : array (n_flip,)
@@ -400,6 +409,7 @@ def integrate(
     bounds = jnp.concatenate([jnp.zeros(1, dtype), switch, t_end[None]])
     protocol_ok = jnp.all(jnp.isfinite(bounds)) & jnp.all(jnp.diff(bounds) > 0)
     protocol_ok = protocol_ok & jnp.all(ts <= t_end) & jnp.all(jnp.isfinite(ts))
+    protocol_ok = protocol_ok & jnp.all(jnp.diff(ts) >= 0)  # diffrax saves in order
     pre = jnp.asarray(pre_status).astype(jnp.int8)
     pre = jnp.where((pre == _OK) & ~protocol_ok, jnp.int8(int(Status.INVALID_INPUT)), pre)
     pre = jnp.where(

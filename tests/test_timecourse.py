@@ -325,6 +325,40 @@ def test_integrate_linear_pulse_is_exact_and_steps_to_the_switch():
     assert float(tc.t_flip[0]) == pytest.approx(math.log(2) / k, rel=1e-7)
 
 
+def test_fixed_steps_take_exactly_that_many_explicit_steps():
+    k = 0.7
+    vf, outs = _linear_system(k)
+    opts = IntegratorOptions(solver="tsit5", fixed_steps=200)
+    tc = integrate(
+        vf, outs, jnp.array([0.0]), jnp.array([0.0]), (jnp.array([1.0]),), jnp.zeros(0), 10.0,
+        jnp.array([10.0]), options=opts,
+    )  # fmt: skip
+    assert int(tc.status) == 0 and int(tc.num_steps) == 200
+    # Tsit5 (order 5) with h = 0.05: global error ~ (hk)^5 ≈ 1e-8
+    assert float(tc.ys[0, 0]) == pytest.approx(1 - math.exp(-7.0), abs=1e-8)
+    with pytest.raises(ValueError, match=r"^fixed_steps = 0 is not allowed"):
+        IntegratorOptions(fixed_steps=0)
+
+
+def test_importing_the_time_courses_loads_no_sweep_stack():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    code = (
+        "import sys, kernels.timecourse; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'xarray', 'dask', 'distributed', 'zarr', 'yaml', 'pint', 'sweep'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120,
+        env={**__import__("os").environ, "PYTHONPATH": str(root)},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_integrate_flip_at_the_switch_itself():
     # the output jumps with the inputs: it flips at t = 0 exactly
     def vf(y, a):
@@ -494,6 +528,8 @@ def test_bad_points_get_a_status_and_no_silent_nan(point_kw, before, code):
 def test_bad_protocols_get_invalid_input():
     q = point(vm=-30.0)
     res = run(q, {"vm": -70.0}, jnp.asarray([0.0, 11.0]), 10.0)  # output time after t_end
+    assert int(res["status_tc"]) == Status.INVALID_INPUT
+    res = run(q, {"vm": -70.0}, jnp.asarray([5.0, 1.0]), 10.0)  # not in order
     assert int(res["status_tc"]) == Status.INVALID_INPUT
     for d in (0.0, 10.0, 12.0, -1.0):
         res = run(q, {"vm": -70.0}, jnp.asarray([1.0]), 10.0, protocol="pulse", duration=d)
