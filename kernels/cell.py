@@ -118,9 +118,9 @@ PUMP_LAWS: tuple[str, ...] = ("cubic", "saturating")
 #: Inputs replaced by the whole-cell state in ``<name>_cell`` outputs.
 STATE_INPUTS: tuple[str, ...] = ("vm", "na_i", "k_i", "cl_i")
 #: Points of the sign scan of φ over ln[Na]_i ∈ [ln(1e-6·osm_o), ln osm_o].
-N_SCAN: int = 24
+N_SCAN: int = 5
 #: Safeguarded Newton iterations after the regula-falsi start (first _N_FAST unrolled).
-N_ITER: int = 8
+N_ITER: int = 12
 _N_FAST = 3
 _SCAN_SPAN = math.log(1e6)
 #: Store attribute marking the outputs built here (with_model rebuilds them).
