@@ -38,6 +38,15 @@ class Status(enum.IntEnum):
     #: Roots were found, but the scan cannot guarantee that none was missed
     #: (a scan cell may hide a pair of roots, or there are more than returned).
     ROOTS_NOT_GUARANTEED = 5
+    #: A time course: the integrator's step budget (``max_steps``) ran out
+    #: before the last output time; values up to the last accepted step are kept.
+    MAX_STEPS_REACHED = 6
+    #: A time course: the state or its rate became non-finite, or the step
+    #: size collapsed below its floor (the solution leaves its domain or blows up).
+    NON_FINITE = 7
+    #: A time course: its initial condition, the steady state of the
+    #: "before" inputs, was not found (that solver's own status says why).
+    NO_INITIAL_STATE = 8
 
 
 #: One sentence per code: reports, ``sweep status`` and store attributes use these.
@@ -48,6 +57,9 @@ MESSAGES: dict[Status, str] = {
     Status.INVALID_INPUT: "non-finite input or input outside its range",
     Status.NO_PHYSICAL_STATE: "the solution lies outside the physical domain",
     Status.ROOTS_NOT_GUARANTEED: "some roots may have been missed (a scan cell is suspect)",
+    Status.MAX_STEPS_REACHED: "the integrator's step budget ran out before the last output time",
+    Status.NON_FINITE: "the state became non-finite or the step size collapsed",
+    Status.NO_INITIAL_STATE: "the initial steady state (of the 'before' inputs) was not found",
 }
 
 #: Fill value of int8 store variables: "not written yet". Distinct from every
