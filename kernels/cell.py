@@ -441,15 +441,24 @@ def cell_rhs(n: ArrayLike, q: CellParams, pump: str = "cubic") -> Array:
     Returns
     -------
     Array
-        Shape (3,): d n/dt in mM/s (the balances of physics.md at the state of
-        :func:`cell_state`). The charge n_Na + n_K − n_Cl is conserved exactly.
+        Shape (3,): d n/dt in mM/s: the balances r of physics.md at the state of
+        :func:`cell_state`, plus the Na⁺ that keeps [HCO₃⁻]ᵢ clamped while the
+        volume w changes: carbonic anhydrase makes [HCO₃⁻]ᵢ·dw/dt of HCO₃⁻ and as
+        many H⁺, which NHE1 exchanges for Na⁺ (the rule physics.md states for
+        the HCO₃⁻ lost through GABA_A). With dw/dt = Σ dn/dt/(osm_o − [HCO₃⁻]ᵢ)
+        this gives dw/dt = Σr/(osm_o − 2[HCO₃⁻]ᵢ). The charge
+        n_Na + n_K − n_Cl − [HCO₃⁻]ᵢ·w is conserved exactly, so a trajectory ends
+        at the steady state of :func:`cell_steady_state` (whose electroneutrality
+        counts [HCO₃⁻]ᵢ at the final volume).
 
     References
     ----------
     Kay (2017) Front Cell Dev Biol 5:41; Düsterwald et al. (2018) eLife 7:e39575.
     """
     s = cell_state(n, q, pump)
-    return balances(s.vm, s.na_i, s.k_i, s.cl_i, q, pump)
+    r = balances(s.vm, s.na_i, s.k_i, s.cl_i, q, pump)
+    dw = jnp.sum(r, axis=-1) / (q.osm_o - 2.0 * q.hco3_i)
+    return r.at[..., 0].add(q.hco3_i * dw)
 
 
 def amounts(state: CellState | CellSteadyState) -> Array:

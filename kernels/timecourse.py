@@ -108,7 +108,16 @@ from . import cell, thermo
 from ._spec import InputSpec
 from .kinetics import NCXParams, _i_ncx
 from .solvers import NOT_WRITTEN, Status
-from .steady_state import _ca_balance, _ca_setup, _ca_solve, _reg_valid, _rt_f_mv
+from .steady_state import (
+    Q10_PMCA,
+    _ca_args,
+    _ca_balance,
+    _ca_setup,
+    _ca_solve,
+    _reg_valid,
+    _rt_f_mv,
+)
+from .steady_state import _ca_valid as _ca_balance_valid
 from .transporters import BUILTIN_TRANSPORTERS
 
 __all__ = [
@@ -894,6 +903,7 @@ def calcium_rate(
     g_ca_bg: ArrayLike,
     gamma: ArrayLike,
     beta_ca: ArrayLike,
+    q10_pmca: ArrayLike = Q10_PMCA,
 ) -> Array:
     """Rate of free cytosolic Ca²⁺ at fixed V_m: d[Ca]ᵢ/dt = β·(γ/2)·(2I_NCX − g_CaBG(V_m − E_Ca) − I_PMCA).
 
@@ -927,6 +937,8 @@ def calcium_rate(
         Current-to-concentration rate, (mM/s)/(µA/cm²) (≥ 0).
     beta_ca : float
         Free fraction of entering Ca²⁺, dimensionless, in (0, 1].
+    q10_pmca : float
+        PMCA temperature coefficient (GPB 2010; the NCX one is ``ncx.q10``).
 
     Returns
     -------
@@ -939,7 +951,9 @@ def calcium_rate(
     Wagner & Keizer (1994) Biophys J 67:447 (rapid buffer approximation);
     Neher (1995) Neuropharmacology 34:1423 (buffer capacity).
     """
-    pt, s, _ = _ca_setup(vm, na_i, na_o, ca_o, temperature, ncx, ibar_pmca, k_pmca, h_pmca, g_ca_bg)
+    pt, s, _ = _ca_setup(
+        vm, na_i, na_o, ca_o, temperature, ncx, ibar_pmca, k_pmca, h_pmca, g_ca_bg, q10_pmca
+    )
     return 0.5 * beta_ca * gamma * _ca_balance(jnp.log(ca_i), pt, s)
 
 
@@ -954,7 +968,7 @@ class _CaArgs(NamedTuple):
 _CA_KEYS = (
     "vm na_i na_o ca_o temperature ibar_pmca k_pmca h_pmca g_ca_bg gamma beta_ca mode_tolerance "
     "ibar_ncx nu_ncx ksat_ncx km_cai km_cao km_nai km_nao k_dact n_act f_inact_ncx k_inact_ncx "
-    "n_inact_ncx"
+    "n_inact_ncx q10_ncx q10_pmca"
 ).split()
 
 
@@ -964,20 +978,9 @@ def _ca_inputs(p: Mapping[str, Any]) -> dict[str, Any]:
 
 def _ca_prepare(p: Mapping[str, Any]) -> _CaArgs:
     q = _ca_inputs(p)
-    ncx = NCXParams.from_inputs(q)
-    pt, s, _ = _ca_setup(
-        q["vm"],
-        q["na_i"],
-        q["na_o"],
-        q["ca_o"],
-        q["temperature"],
-        ncx,
-        q["ibar_pmca"],
-        q["k_pmca"],
-        q["h_pmca"],
-        q["g_ca_bg"],
-    )
-    return _CaArgs(pt, s, ncx, 0.5 * q["beta_ca"] * q["gamma"], q)
+    args = _ca_args(q)
+    pt, s, _ = _ca_setup(*args)
+    return _CaArgs(pt, s, args[5], 0.5 * q["beta_ca"] * q["gamma"], q)
 
 
 def _ca_vector_field(y: Array, a: _CaArgs) -> Array:
@@ -1006,19 +1009,8 @@ def _ca_evaluate(y: Array, a: _CaArgs) -> dict[str, Array]:
 
 
 def _ca_solve_inputs(p: Mapping[str, Any]) -> tuple[Array, Array, Array, Array]:
-    q = _ca_inputs(p)
-    return _ca_solve(
-        q["vm"],
-        q["na_i"],
-        q["na_o"],
-        q["ca_o"],
-        q["temperature"],
-        NCXParams.from_inputs(q),
-        q["ibar_pmca"],
-        q["k_pmca"],
-        q["h_pmca"],
-        q["g_ca_bg"],
-    )
+    *args, q10_pmca = _ca_args(_ca_inputs(p))
+    return _ca_solve(*args, True, q10_pmca)
 
 
 def _ca_steady_state(p: Mapping[str, Any]) -> tuple[Array, Array]:
@@ -1049,7 +1041,7 @@ def _ca_valid(p: Mapping[str, Any]) -> Array:
         q["beta_ca"] <= 1,
         q["mode_tolerance"] >= 0,
     )
-    return finite & NCXParams.from_inputs(q).valid() & jnp.all(jnp.stack(conds))
+    return finite & _ca_balance_valid(*_ca_args(q)) & jnp.all(jnp.stack(conds))
 
 
 _GPB = "Grandi, Pasqualini & Bers 2010 J Mol Cell Cardiol 48:112"

@@ -143,7 +143,11 @@ def _ode_rhs(t, n, q, law="cubic"):
         + q["gh"] * rt * np.log(q["hco3_i"] / q["hco3_o"])
     )
     v = (e - _pump(na, q, law) / q["gamma"]) / (q["g_na"] + q["g_k"] + q["gc"] + q["gh"])
-    return _rates(v, na, k, cl, q, law)[0]
+    r = np.array(_rates(v, na, k, cl, q, law)[0])
+    # [HCO3-]i stays clamped as the volume changes: that HCO3- is made with H+, which
+    # NHE1 exchanges for Na+ (dw/dt = sum(dn/dt)/(osm - hco3), solved for dw/dt)
+    r[0] += q["hco3_i"] * r.sum() / (q["osm_o"] - 2 * q["hco3_i"])
+    return r
 
 
 def _defaults(**over) -> dict:
