@@ -6,8 +6,16 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from .execute import RunResult, check_disk, check_scheduler, configure_jax, execute_blocks
+from .execute import (
+    RunResult,
+    check_disk,
+    configure_jax,
+    connect_scheduler,
+    execute_blocks,
+    is_client,
+)
 from .plan import Plan, make_plan, parse_shard
 from .reduce import finalize_reductions
 from .spec import ConfigError, SweepSpec, load_spec
@@ -100,7 +108,7 @@ def run(
     overwrite: bool = False,
     resume: bool = False,
     shard: str | tuple[int, int] | None = None,
-    scheduler: str = "threads",
+    scheduler: Any = None,
     device: str | None = None,
     progress: bool | None = None,
 ) -> RunResult:
@@ -116,8 +124,11 @@ def run(
         Replace an existing store / complete an interrupted one.
     shard : "I/N" or (I, N), optional
         Compute only this shard's blocks into an initialised store.
-    scheduler : str
-        ``threads`` (default), ``processes``, ``synchronous``, ``local:N`` or ``tcp://host:port``.
+    scheduler : str, distributed.Client or None
+        ``threads``, ``processes``, ``synchronous``, ``local:N``,
+        ``tcp://host:port`` (connected to before the store is touched) or a
+        ``distributed.Client``. None (default): the active client when one
+        exists (as dask does), else ``threads``.
     device : {"cpu", "gpu"}, optional
         JAX device (default: what JAX finds).
     progress : bool, optional
@@ -128,9 +139,28 @@ def run(
     if overwrite and resume:
         raise ConfigError("--overwrite and --resume cannot be combined: choose one")
     shard_t = parse_shard(shard) if isinstance(shard, str) or shard is None else shard
-    check_scheduler(scheduler)
     plan = make_plan(spec)
     path = Path(store or spec.store)
+    given = scheduler
+    scheduler = connect_scheduler(scheduler)  # a tcp:// scheduler is reached before any write
+    try:
+        return _run(plan, path, overwrite, resume, shard_t, scheduler, device, progress)
+    finally:
+        if isinstance(given, str) and is_client(scheduler):
+            scheduler.close()  # the client made here for a tcp:// address
+
+
+def _run(
+    plan: Plan,
+    path: Path,
+    overwrite: bool,
+    resume: bool,
+    shard_t: tuple[int, int] | None,
+    scheduler: Any,
+    device: str | None,
+    progress: bool | None,
+) -> RunResult:
+    spec = plan.spec
     configure_jax(device)
 
     exists = path.exists()
