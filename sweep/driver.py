@@ -16,7 +16,7 @@ from .execute import (
     execute_blocks,
     is_client,
 )
-from .plan import Plan, make_plan, parse_shard
+from .plan import BLOCK_BYTES_TARGET, Plan, make_plan, parse_shard
 from .reduce import finalize_reductions
 from .spec import ConfigError, SweepSpec, load_spec
 from .store import (
@@ -28,7 +28,7 @@ from .store import (
     read_attrs,
 )
 
-__all__ = ["run", "init", "Progress"]
+__all__ = ["run", "init", "Progress", "plan_for_shards", "shard_warning"]
 
 
 class Progress:
@@ -78,6 +78,14 @@ class Progress:
             self._bar.stop()
 
 
+def _store_plan(plan: Plan, attrs: dict[str, Any]) -> Plan:
+    """``plan`` with the block shape the existing store was made with (``init --shards``)."""
+    shape = attrs.get("block_shape")
+    if shape and tuple(shape) != plan.block_shape and len(shape) == len(plan.block_shape):
+        return Plan(plan.spec, tuple(int(c) for c in shape))
+    return plan
+
+
 def _region_points(plan: Plan, block: int) -> int:
     n = 1
     for s in plan.block_slices(block):
@@ -85,16 +93,66 @@ def _region_points(plan: Plan, block: int) -> int:
     return n
 
 
+def plan_for_shards(spec: SweepSpec, shards: int | None) -> Plan:
+    """The plan of ``spec`` with blocks small enough for ``shards`` shards to share.
+
+    The config's ``chunks`` are kept; the automatic block size is halved until
+    there are at least ``shards`` blocks (or the blocks cannot shrink further).
+    The store records the block shape, so ``--shard``/``--resume`` runs follow it.
+    """
+    plan = make_plan(spec)
+    if not shards or shards <= plan.n_blocks:
+        return plan
+    block_bytes = BLOCK_BYTES_TARGET
+    while plan.n_blocks < shards and block_bytes > 1:
+        block_bytes //= 2
+        plan = make_plan(spec, block_bytes)
+    return plan
+
+
+def shard_warning(plan: Plan, shards: int) -> str | None:
+    """A warning when ``shards`` exceed the plan's blocks (some shards would idle)."""
+    if shards <= plan.n_blocks:
+        return None
+    idle = shards - plan.n_blocks
+    return (
+        f"{shards} shards but only {plural(plan.n_blocks, 'block')}: {idle} shard(s) will "
+        "have nothing to do (make the grid larger, the config's chunks smaller, or use fewer "
+        "shards)"
+    )
+
+
+def plural(n: int, word: str) -> str:
+    """``1 block``, ``2 blocks``."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def init(
     spec: SweepSpec | str | Path | None,
     *,
     store: str | Path | None = None,
     overwrite: bool = False,
+    shards: int | None = None,
 ) -> Path:
-    """Create the store (template and empty manifest) for sharded batch jobs."""
+    """Create the store (template and empty manifest) for sharded batch jobs.
+
+    Parameters
+    ----------
+    spec : SweepSpec, path or None
+        The sweep.
+    store : path, optional
+        Store path (default: the config's ``store``).
+    overwrite : bool
+        Replace an existing store.
+    shards : int, optional
+        Number of shards (array tasks) that will fill it: blocks are sized so
+        that each has work (:func:`plan_for_shards`).
+    """
     if not isinstance(spec, SweepSpec):
         spec = load_spec(spec)
-    plan = make_plan(spec)
+    if shards is not None and (isinstance(shards, bool) or int(shards) != shards or shards < 1):
+        raise ConfigError(f"--shards {shards!r} is not allowed: an integer >= 1")
+    plan = plan_for_shards(spec, shards)
     path = Path(store or spec.store)
     check_disk(plan, path)
     configure_jax()
@@ -170,9 +228,9 @@ def _run(
                 f"--shard needs an initialised store: run 'sweep init CONFIG' first "
                 f"({str(path)!r} does not exist)"
             )
-        check_compatible(path, spec)
+        plan = _store_plan(plan, check_compatible(path, spec))
     elif exists and resume:
-        check_compatible(path, spec)
+        plan = _store_plan(plan, check_compatible(path, spec))
     elif exists and not overwrite:
         raise StoreError(
             f"store {str(path)!r} already exists: use --overwrite to replace it "

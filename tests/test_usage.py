@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import assert_identical, one_line, write_config
+from helpers import ROOT, assert_identical, one_line, write_config
 
 import sweep
 from sweep.cli import main
@@ -100,3 +100,88 @@ def test_malformed_scheduler_address(tmp_path, capsys, bad):
     assert main(["run", str(cfg), "--scheduler", bad]) == 2
     assert "tcp://HOST:PORT" in one_line(capsys.readouterr().err)
     assert not Path(store).exists()
+
+
+# --- SLURM arrays -----------------------------------------------------------------
+SCRIPT = ROOT / "configs" / "slurm" / "sweep_array.sbatch"
+UNSHARDED = {k: v for k, v in GRID.items() if k != "chunks"}  # one block by default
+
+
+def test_init_shards_sizes_blocks(tmp_path, capsys):
+    cfg, store = write_config(tmp_path, UNSHARDED, "one.yaml", store=str(tmp_path / "one.zarr"))
+    assert main(["init", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "1 block of" in out and "1 blocks" not in out
+    assert main(["init", str(cfg), "--overwrite", "--shards", "4"]) == 0
+    assert sweep.store_status(store)["n_blocks"] >= 4
+    assert "sweep: warning" not in capsys.readouterr().err
+
+
+def test_init_warns_when_shards_exceed_blocks(tmp_path, capsys):
+    # 2 x 2 points with chunks fixed by the config: at most 1 block
+    tiny = {
+        **UNSHARDED,
+        "axes": {"vm": {"values": ["-80 mV", "0 mV"]}, "na_i": {"values": ["5 mM", "10 mM"]}},
+        "chunks": {"vm": 2, "na_i": 2},
+    }
+    cfg, _ = write_config(tmp_path, tiny, "tiny.yaml", store=str(tmp_path / "tiny.zarr"))
+    assert main(["init", str(cfg), "--shards", "16"]) == 0
+    err = one_line(capsys.readouterr().err)
+    assert "16 shards but only 1 block" in err and "15 shard(s) will have nothing to do" in err
+    assert main(["init", str(cfg), "--overwrite", "--shards", "x"]) == 2
+    assert "--shards 'x'" in capsys.readouterr().err
+
+
+def _bare_env(**extra: str) -> dict[str, str]:
+    """The environment of a compute node where ``sweep`` is not on PATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYENV"))}
+    env["PATH"] = "/usr/bin:/bin"
+    env.update(extra)
+    return env
+
+
+def _array_task(cfg: Path, i: int, n: int, env: dict[str, str]) -> subprocess.Popen:
+    env = {**env, "SLURM_ARRAY_TASK_ID": str(i), "SLURM_ARRAY_TASK_COUNT": str(n)}
+    return subprocess.Popen(
+        ["bash", str(SCRIPT), str(cfg)],
+        cwd=ROOT,  # the repository root holds a `sweep/` directory: never run it
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_sbatch_script_on_a_bare_node_as_documented(tmp_path, reference):
+    """``sweep init CONFIG --shards 3`` then 3 array tasks with SWEEP_ENV, as the script says."""
+    assert subprocess.run(["bash", "-c", "type -P sweep"], env=_bare_env()).returncode != 0
+    cfg, store = write_config(tmp_path, UNSHARDED, "arr.yaml", store=str(tmp_path / "arr.zarr"))
+    assert main(["init", str(cfg), "--shards", "3"]) == 0
+    n_blocks = sweep.store_status(store)["n_blocks"]
+    assert n_blocks >= 3
+    env = _bare_env(SWEEP_ENV=sys.prefix)
+    procs = [_array_task(cfg, i, 3, env) for i in range(3)]
+    done = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        assert "computed 0 of" not in out  # every task had work
+        done.append(out)
+    st = sweep.store_status(store)
+    assert st["done"] == n_blocks and not st["missing"]
+    if not st["complete"]:
+        assert main(["run", str(cfg), "--resume"]) == 0
+    assert_identical(reference, store)  # other block sizes, the same values
+
+
+def test_sbatch_script_without_sweep_fails_clearly(tmp_path):
+    cfg, _ = write_config(tmp_path, UNSHARDED, "no.yaml", store=str(tmp_path / "no.zarr"))
+    p = _array_task(cfg, 0, 2, _bare_env())
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 2
+    line = one_line(err)
+    assert "'sweep' command is not on PATH" in line and "SWEEP_ENV" in line
+    assert "Is a directory" not in err
+    p = _array_task(cfg, 0, 2, _bare_env(SWEEP_ENV=str(tmp_path / "nowhere")))
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 2 and "has no bin/ directory" in one_line(err)
