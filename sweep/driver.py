@@ -31,15 +31,47 @@ from .store import (
 __all__ = ["run", "init", "Progress", "plan_for_shards", "shard_warning"]
 
 
-class Progress:
-    """A rich progress bar (blocks, points/s, ETA) on a terminal; silent otherwise."""
+#: Seconds between two log lines of a run off a terminal (assumption: a batch log
+#: line every half minute is frequent enough to follow and small enough to read).
+LOG_EVERY_S = 30.0
 
-    def __init__(self, total_blocks: int, enabled: bool | None) -> None:
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+class Progress:
+    """Progress of a run: a rich bar on a terminal, log lines off it.
+
+    The bar (blocks, points/s, ``ETA`` time remaining) is shown when ``enabled``
+    (default: stderr is a terminal). Otherwise (``--no-progress``, batch jobs)
+    a line goes to stderr at most every ``every`` seconds (default
+    :data:`LOG_EVERY_S`, or ``SWEEP_LOG_EVERY``) and after the last block:
+    UTC time, blocks done/total, points/s and the ETA.
+    """
+
+    def __init__(
+        self,
+        total_blocks: int,
+        enabled: bool | None,
+        *,
+        every: float | None = None,
+        stream=None,
+    ) -> None:
         if enabled is None:
             enabled = sys.stderr.isatty()
         self.enabled = enabled
+        self.total = total_blocks
         self.t0 = time.perf_counter()
         self.n = 0
+        self.blocks = 0
+        self.every = (
+            float(os.environ.get("SWEEP_LOG_EVERY", LOG_EVERY_S)) if every is None else every
+        )
+        self._stream = stream
+        self._last = self.t0
+        self._logged = False
         self._bar = None
         if enabled and total_blocks:
             # lazy: rich takes ~0.1 s to import and is only needed on a terminal
@@ -60,18 +92,39 @@ class Progress:
                 MofNCompleteColumn(),
                 TextColumn("blocks"),
                 TextColumn("{task.fields[rate]}"),
+                TextColumn("ETA"),
                 TimeRemainingColumn(),
-                console=Console(stderr=True),
+                console=Console(stderr=True) if stream is None else Console(file=stream),
                 transient=False,
             )
             self._task = self._bar.add_task("sweep", total=total_blocks, rate="")
             self._bar.start()
 
+    def line(self) -> str:
+        """The log line of the progress so far."""
+        dt = max(time.perf_counter() - self.t0, 1e-9)
+        rate = self.n / dt
+        left = self.total - self.blocks
+        eta = _clock(dt / self.blocks * left) if self.blocks else "unknown"
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        pct = 100.0 * self.blocks / self.total if self.total else 100.0
+        return (
+            f"{stamp} sweep: {self.blocks:,}/{self.total:,} blocks ({pct:.0f}%), "
+            f"{rate:,.0f} points/s, elapsed {_clock(dt)}, ETA {eta}"
+        )
+
     def advance(self, points: int) -> None:
         self.n += points
+        self.blocks += 1
         if self._bar is not None:
             dt = max(time.perf_counter() - self.t0, 1e-9)
             self._bar.update(self._task, advance=1, rate=f"{self.n / dt:,.0f} points/s")
+            return
+        now = time.perf_counter()
+        if now - self._last >= self.every or (self._logged and self.blocks == self.total):
+            self._last = now
+            self._logged = True
+            print(self.line(), file=self._stream or sys.stderr, flush=True)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -185,3 +187,54 @@ def test_sbatch_script_without_sweep_fails_clearly(tmp_path):
     p = _array_task(cfg, 0, 2, _bare_env(SWEEP_ENV=str(tmp_path / "nowhere")))
     _, err = p.communicate(timeout=60)
     assert p.returncode == 2 and "has no bin/ directory" in one_line(err)
+
+
+# --- batch logs -------------------------------------------------------------------
+LOG_LINE = re.compile(
+    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ sweep: (\d+)/(\d+) blocks \(\d+%\), [\d,]+ points/s, "
+    r"elapsed \d+:\d\d:\d\d, ETA (\d+:\d\d:\d\d|unknown)$"
+)
+
+
+def test_no_progress_logs_lines_off_a_terminal(tmp_path):
+    cfg, _ = cfg_for(tmp_path, "log")
+    out = subprocess.run(
+        [sys.executable, "-m", "sweep.cli", "run", str(cfg), "--no-progress"],
+        env={**os.environ, "SWEEP_LOG_EVERY": "0"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.splitlines()
+    assert len(lines) == 6, out.stderr  # 9 x 6 points in 3 x 3 blocks, a line per block
+    done = [LOG_LINE.match(ln) for ln in lines]
+    assert all(done), out.stderr
+    assert [int(m.group(1)) for m in done] == list(range(1, 7))
+    assert {int(m.group(2)) for m in done} == {6}
+
+
+def test_log_lines_are_spaced_and_short_runs_are_quiet():
+    from sweep.driver import Progress
+
+    f = io.StringIO()
+    p = Progress(3, False, every=3600.0, stream=f)
+    for _ in range(3):
+        p.advance(10)
+    assert f.getvalue() == ""  # under the interval: nothing but the final summary of the CLI
+    p = Progress(2, False, every=0.0, stream=f)
+    p.advance(10)
+    p.advance(10)
+    assert [LOG_LINE.match(x).group(1) for x in f.getvalue().splitlines()] == ["1", "2"]
+
+
+def test_terminal_bar_labels_its_time_column():
+    from sweep.driver import Progress
+
+    f = io.StringIO()
+    p = Progress(2, True, stream=f)
+    p.advance(10)
+    p.advance(10)
+    p.close()
+    text = f.getvalue()
+    assert re.search(r"2/2 blocks [\d,]+ points/s ETA \d+:\d\d:\d\d", text), text
