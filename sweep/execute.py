@@ -47,7 +47,7 @@ from jax.extend.core import Literal
 from kernels.registry import REGISTRY, Registry
 
 from .plan import Plan, make_plan
-from .reduce import block_partials, reduce_in_memory
+from .reduce import block_partials, reduce_in_memory, reduction_vars
 from .spec import ConfigError, SweepSpec, parse_config, spec_from_canonical
 from .store import BlockWriter, Manifest, coord_attrs, read_attrs, variable_attrs, write_block
 from .units import human_bytes
@@ -706,9 +706,15 @@ def evaluate_grid(spec: SweepSpec | dict, *, block_bytes: int | None = None) -> 
     ds = xr.Dataset(
         {n: (plan.dims, out[n], variable_attrs(spec, n)) for n in spec.outputs},
         coords=coords,
-        attrs={"title": spec.name, "config": json.dumps(spec.resolved, sort_keys=True)},
+        attrs={
+            "Conventions": "CF-1.10",
+            "title": spec.name,
+            "config": json.dumps(spec.resolved, sort_keys=True),
+        },
     )
     reduce_in_memory(ds, spec)
+    for name, (*_, attrs) in reduction_vars(plan).items():  # the store's attributes
+        ds[name].attrs = dict(attrs)
     if not spec.keep_full:
         ds = ds.drop_vars(list(spec.outputs))
     return ds

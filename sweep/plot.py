@@ -37,7 +37,7 @@ from kernels.registry import suggest
 from kernels.solvers import NOT_WRITTEN
 
 from .spec import ConfigError
-from .units import parse_quantity
+from .units import derivative, parse_quantity
 
 __all__ = [
     "open_store",
@@ -179,7 +179,17 @@ def select(ds, var: str, sel: Mapping[str, Any] | None = None):
     """
     da = _variable(ds, var)
     text = []
-    for dim, v in (sel or {}).items():
+    sel = dict(sel or {})
+    if "wrt" in sel and "units_by_wrt" in da.attrs:  # one derivative, with its own unit
+        w = str(sel.pop("wrt"))
+        if w not in da.attrs["units_by_wrt"]:
+            raise ConfigError(
+                f"--sel wrt={w!r} is not allowed{_suggest(w, list(da.attrs['units_by_wrt']))}; "
+                f"wrt: {', '.join(da.attrs['units_by_wrt'])}"
+            )
+        da = derivative(da, w)
+        text.append(f"wrt = {w}")
+    for dim, v in sel.items():
         if dim not in da.dims:
             dims = ", ".join(da.dims) or "none"
             raise ConfigError(

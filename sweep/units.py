@@ -102,3 +102,55 @@ def human_bytes(n: float) -> str:
             return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
         n /= 1024
     return f"{n:.1f} PiB"
+
+
+def derivative_unit(output_unit: str, wrt_unit: str) -> str:
+    """The unit of ∂y/∂X from y's and X's units (``""``: dimensionless, e.g. X = ln x).
+
+    >>> derivative_unit("mV", "K"), derivative_unit("mV", ""), derivative_unit("", "mM")
+    ('mV/K', 'mV', '1/mM')
+    """
+    if not wrt_unit:
+        return output_unit
+    if not output_unit:
+        return f"1/{wrt_unit}"
+    return f"{output_unit}/{wrt_unit}"
+
+
+def derivative(da, wrt: str):
+    """One derivative of a ``sens_<output>`` variable, with its own ``units``.
+
+    ``sens_<output>`` stacks ∂y/∂X for every input along ``wrt``; their units
+    differ (mV per ln x, mV/K, ...) and are listed in its ``units_by_wrt``
+    attribute. This selects one and sets ``units`` (and ``long_name``) to that
+    derivative's, where ``pint-xarray`` (``.pint.quantify()``), cf-xarray and
+    ``sweep.plot`` read them.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        A ``sens_<output>`` variable with a ``wrt`` dimension.
+    wrt : str
+        The input (one of ``da.wrt``).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``da.sel(wrt=wrt)`` with ``units`` the derivative's unit.
+    """
+    by = da.attrs.get("units_by_wrt") or {}
+    if wrt not in by:
+        raise ValueError(f"wrt = {wrt!r} is not allowed: one of {', '.join(by) or 'none'}")
+    out = da.sel(wrt=wrt)
+    y = da.attrs.get("output", da.name)
+    x = f"ln {wrt}" if _is_log_wrt(da, wrt) else wrt
+    if da.attrs.get("output_scale") == "log":
+        y = f"ln {y}"
+    out.attrs = {**da.attrs, "units": by[wrt], "long_name": f"∂({y})/∂({x})"}
+    return out
+
+
+def _is_log_wrt(da, wrt: str) -> bool:
+    if "wrt_scale" not in da.coords:
+        return False
+    return str(da.coords["wrt_scale"].sel(wrt=wrt).values) == "log"
