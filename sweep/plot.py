@@ -37,7 +37,7 @@ from kernels.registry import suggest
 from kernels.solvers import NOT_WRITTEN
 
 from .spec import ConfigError
-from .units import derivative, parse_quantity
+from .units import derivative, display_unit, parse_quantity, pretty_unit
 
 __all__ = [
     "open_store",
@@ -214,16 +214,30 @@ def select(ds, var: str, sel: Mapping[str, Any] | None = None):
 
 # --- styling helpers -----------------------------------------------------------------
 def _pretty_unit(unit: str) -> str:
-    u = str(unit or "")
-    for a, b in (("**2", "²"), ("**-1", "⁻¹"), ("**3", "³"), ("uA", "µA"), ("uM", "µM")):
-        u = u.replace(a, b)
-    return "" if u in ("1", "dimensionless") else u
+    return pretty_unit(unit)
+
+
+def _display(obj) -> tuple[float, str]:
+    """(factor, unit) in which to show ``obj``'s values (nM/µM for small concentrations)."""
+    unit = str(obj.attrs.get("units", "") or "")
+    vals = np.asarray(obj.values)
+    return display_unit(unit, vals if vals.dtype.kind in "fiu" else [])
 
 
 def _label(obj, name: str) -> str:
     long = obj.attrs.get("long_name") or name
-    unit = _pretty_unit(obj.attrs.get("units", ""))
+    unit = _display(obj)[1]
     return f"{long} ({unit})" if unit else str(long)
+
+
+def _scale_ticks(axis, factor: float, log: bool, values) -> None:
+    """Tick labels in display units (``factor`` × stored values); the data stay stored."""
+    from matplotlib.ticker import FuncFormatter  # lazy: see module note
+
+    if log:
+        _log_scale(axis, values, factor)
+    elif factor != 1.0:
+        axis.set_major_formatter(FuncFormatter(lambda t, _: f"{t * factor:.6g}"))
 
 
 def _coord_label(da, dim: str) -> str:
@@ -252,18 +266,20 @@ def _is_log(ds, da, dim: str) -> bool:
     return bool(v.max() / v.min() > 20 and np.allclose(r, r[0], rtol=1e-6))
 
 
-def _log_scale(axis, values: np.ndarray) -> None:
-    """Log scale with plain-number labels (``20``, ``0.001``), minor labels on short ranges."""
+def _log_scale(axis, values: np.ndarray, factor: float = 1.0) -> None:
+    """Log scale with plain-number labels (``20``, ``0.001``), minor labels on short ranges.
+
+    Labels show ``factor`` × the value (display units; a power of ten keeps the ticks)."""
     from matplotlib.ticker import FuncFormatter, NullFormatter  # lazy: see module note
 
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v) & (v > 0)]
-    axis.set_major_formatter(FuncFormatter(lambda t, _: f"{t:g}"))
+    axis.set_major_formatter(FuncFormatter(lambda t, _: f"{t * factor:.6g}"))
     if v.size and math.log10(v.max() / v.min()) <= 1.5:
 
         def minor(t, _):
             m = t / 10 ** math.floor(math.log10(t))
-            return f"{t:g}" if min(abs(m - k) for k in (2, 3, 5)) < 1e-6 else ""
+            return f"{t * factor:.6g}" if min(abs(m - k) for k in (2, 3, 5)) < 1e-6 else ""
 
         axis.set_minor_formatter(FuncFormatter(minor))
     else:
@@ -517,6 +533,7 @@ def plot_map(
             mesh = ax.pcolormesh(xs, ys, z, cmap="viridis", shading="nearest")
         cb = fig.colorbar(mesh, ax=ax)
         cb.set_label(_label(da2, var))
+        _scale_ticks(cb.ax.yaxis, _display(da2)[0], False, None)
         if finite.size < z.size:
             from matplotlib.patches import Patch  # lazy: see module note
 
@@ -531,14 +548,18 @@ def plot_map(
     ax.set_ylabel(_coord_label(da2, y))
     if xlab is not None:
         ax.set_xticks(xs, xlab, rotation=45, ha="right")
-    elif _is_log(ds, da2, x):
-        ax.set_xscale("log")
-        _log_scale(ax.xaxis, xs)
+    else:
+        logx = _is_log(ds, da2, x)
+        if logx:
+            ax.set_xscale("log")
+        _scale_ticks(ax.xaxis, _display(da2.coords[x])[0] if x in da2.coords else 1.0, logx, xs)
     if ylab is not None:
         ax.set_yticks(ys, ylab)
-    elif _is_log(ds, da2, y):
-        ax.set_yscale("log")
-        _log_scale(ax.yaxis, ys)
+    else:
+        logy = _is_log(ds, da2, y)
+        if logy:
+            ax.set_yscale("log")
+        _scale_ticks(ax.yaxis, _display(da2.coords[y])[0] if y in da2.coords else 1.0, logy, ys)
     if handles:
         ax.legend(handles=handles, loc="best", fontsize="small", framealpha=0.85)
     ax.set_title(title if title is not None else _title(da, var), fontsize="medium")
@@ -642,9 +663,13 @@ def plot_line(
     ax.set_ylabel(_label(da, var))
     if xlab is not None:
         ax.set_xticks(xs, xlab, rotation=45, ha="right")
-    elif _is_log(ds, da, x):
-        ax.set_xscale("log")
-        _log_scale(ax.xaxis, xs)
+    else:
+        logx = _is_log(ds, da, x)
+        if logx:
+            ax.set_xscale("log")
+        _scale_ticks(ax.xaxis, _display(da.coords[x])[0] if x in da.coords else 1.0, logx, xs)
+    if cats is None:
+        _scale_ticks(ax.yaxis, _display(da)[0], False, None)
     ax.grid(True, alpha=0.3)
     ax.set_title(title if title is not None else _title(da, var), fontsize="medium")
     return fig

@@ -154,3 +154,53 @@ def _is_log_wrt(da, wrt: str) -> bool:
     if "wrt_scale" not in da.coords:
         return False
     return str(da.coords["wrt_scale"].sel(wrt=wrt).values) == "log"
+
+
+#: Concentration units by their factor to mM (display only: stores keep stored units).
+_CONCENTRATIONS = (("M", 1e3), ("mM", 1.0), ("µM", 1e-3), ("nM", 1e-6), ("pM", 1e-9))
+_PRETTY = (("**2", "²"), ("**3", "³"), ("**-1", "⁻¹"), ("uA", "µA"), ("uM", "µM"), ("umol", "µmol"))
+
+
+def pretty_unit(unit: str) -> str:
+    """A stored unit as a reader writes it: ``uA/cm**2`` → ``µA/cm²`` (``1`` → ``""``)."""
+    u = str(unit or "")
+    for a, b in _PRETTY:
+        u = u.replace(a, b)
+    return "" if u in ("1", "dimensionless") else u
+
+
+def display_unit(unit: str, values) -> tuple[float, str]:
+    """(factor, unit) to show ``values`` (in ``unit``) with readable numbers.
+
+    Concentrations in mM whose largest magnitude is under 1 mM are shown in µM
+    or nM (pint's compact form restricted to the molar prefixes: the largest
+    value between 1 and 1000), e.g. a [Ca²⁺]ᵢ axis of 50 nM … 1 µM as
+    ``0.05 … 1 µM``, a resting 100 nM as ``100 nM``; other units are shown
+    unchanged (factor 1, the pretty unit). Display only: stores keep stored units.
+
+    >>> display_unit("mM", [5e-5, 1e-3])
+    (1000.0, 'µM')
+    >>> display_unit("mM", [1e-4])
+    (1000000.0, 'nM')
+    >>> display_unit("mM", [5.0, 40.0])
+    (1.0, 'mM')
+    """
+    if unit != "mM":
+        return 1.0, pretty_unit(unit)
+    import numpy as np
+
+    v = np.abs(np.asarray(values, dtype=np.float64))
+    v = v[np.isfinite(v) & (v > 0)]
+    if not v.size or v.max() >= 1.0:
+        return 1.0, unit
+    top = float(v.max())
+    for name, to_mm in _CONCENTRATIONS[2:]:
+        if top / to_mm >= 1.0 - 1e-9:
+            return 1.0 / to_mm, name
+    return 1.0 / _CONCENTRATIONS[-1][1], _CONCENTRATIONS[-1][0]
+
+
+def format_quantity(value: float, unit: str) -> str:
+    """``0.0001 mM`` → ``100 nM`` (display units, 4 significant digits)."""
+    f, u = display_unit(unit, [value])
+    return f"{value * f:.4g} {u}".rstrip()

@@ -119,3 +119,58 @@ def test_plot_of_one_derivative_labels_its_unit(sens, tmp_path):
     fig.savefig(tmp_path / "d.png")
     with pytest.raises(ConfigError, match="--sel wrt='k_o' is not allowed"):
         select(sens, "sens_e_cl", {"wrt": "k_o"})
+
+
+# --- display units ------------------------------------------------------------------
+CA = {
+    "name": "ca",
+    "description": "",
+    "axes": {
+        "ca_i": {"start": "50 nM", "stop": "1 uM", "num": 6, "spacing": "log"},
+        "vm": {"start": "-80 mV", "stop": "0 mV", "num": 5},
+    },
+    "outputs": ["dG_ncx", "i_ncx"],
+}
+
+
+def test_display_unit_rule():
+    from sweep.units import display_unit, format_quantity, pretty_unit
+
+    assert display_unit("mM", [5e-5, 1e-3]) == (1e3, "µM")
+    assert display_unit("mM", [1e-4]) == (1e6, "nM")
+    assert display_unit("mM", [2.0, 40.0]) == (1.0, "mM")
+    assert display_unit("mV", [1e-4]) == (1.0, "mV")
+    assert format_quantity(1e-4, "mM") == "100 nM"
+    assert pretty_unit("uA/cm**2") == "µA/cm²"
+
+
+def test_plan_and_list_show_display_units(tmp_path, capsys):
+    cfg, _ = write_config(tmp_path, CA, "ca.yaml")
+    assert main(["plan", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "sweep     ca"  # no trailing colon without a description
+    assert "ca_i           log     0.05 … 1 µM  (6)" in out
+    assert "(1 block of ≤ 30 points)" in out
+    assert "µA/cm²" in out and "uA/cm**2" not in out
+    assert main(["list"]) == 0
+    ca_i = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("  ca_i "))
+    assert "100 nM" in ca_i and " mM " in ca_i  # stored unit column, default shown readably
+
+
+def test_plot_axes_in_display_units_store_in_stored_units(tmp_path):
+
+    ds = evaluate_grid(parse_config(CA))
+    assert ds["ca_i"].attrs["units"] == "mM" and ds["ca_i"].values.max() == pytest.approx(1e-3)
+    fig = plot_map(ds, "dG_ncx", x="ca_i", y="vm")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "cytosolic free Ca²⁺ (µM)"
+    # the data drawn stay in stored units; the tick labels are scaled
+    mesh = ax.collections[0]
+    xs = np.asarray(mesh.get_coordinates())[0, :, 0]
+    assert xs.min() < 1e-4 and xs.max() < 2e-3
+    fig.canvas.draw()
+    labels = {t.get_text() for t in ax.get_xticklabels() if t.get_text()}
+    assert labels & {"0.1", "1"}, labels
+    fig.savefig(tmp_path / "ca.png")
+    fig = plot_map(ds.sel(vm=-80.0), "dG_ncx", x="ca_i")
+    assert fig.axes[0].get_xlabel() == "cytosolic free Ca²⁺ (µM)"
