@@ -55,6 +55,7 @@ TOP_KEYS = (
     "keep_full",
     "design",
     "model",
+    "derived",
 )
 AXIS_KEYS = ("start", "stop", "num", "spacing", "values")
 DESIGN_METHODS = ("grid", "sobol", "lhs", "random", "saltelli", "morris")
@@ -458,6 +459,12 @@ def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
             f"model = {model_raw!r} is not allowed: a mapping of choices, e.g. {{pump: cubic}}"
         )
     reg = reg.with_model(model_raw)  # unknown keys or values: one-line ValueError (below)
+    derived = None
+    if data.get("derived") is not None:  # expressions over outputs and inputs (lazy: pint)
+        from .expressions import resolve_derived, with_derived
+
+        derived = resolve_derived(data["derived"])
+        reg = with_derived(reg, derived)
 
     design = None
     draw = data.get("design")
@@ -610,6 +617,8 @@ def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
         ),
         "model": dict(reg.model),
     }
+    if derived:
+        resolved["derived"] = derived
     return SweepSpec(
         name=name,
         description=description,
@@ -670,6 +679,8 @@ def config_from_resolved(resolved: Mapping[str, Any]) -> dict[str, Any]:
     }
     if resolved["transporters"]:
         config["transporters"] = resolved["transporters"]
+    if resolved.get("derived"):
+        config["derived"] = resolved["derived"]
     if resolved["design"] is not None:
         config["design"] = dict(resolved["design"])
     return config
