@@ -452,9 +452,14 @@ def plot(
     -------
     matplotlib.figure.Figure
     """
+    if var in ("sobol", "morris") and var not in ds.variables:
+        fn = plot_sobol if var == "sobol" else plot_morris
+        return fn(ds, sel=sel, ax=ax, title=title)
     da = _variable(ds, var)
     if "input" in da.dims:
         return plot_bars(ds, var, x=x, sel=sel, ax=ax, title=title)
+    if "sample" in da.dims and y is None and x != "sample":
+        return plot_samples(ds, var, x=x, sel=sel, title=title)
     if y is None:
         return plot_line(ds, var, x=x, sel=sel, ax=ax, title=title)
     return plot_map(ds, var, x=x, y=y, sel=sel, ax=ax, boundary=boundary, title=title)
@@ -740,6 +745,189 @@ def plot_bars(
     ax.set_ylabel("input (ranked)")
     ax.grid(True, axis="x", alpha=0.3)
     ax.set_title(title if title is not None else _title(d, var), fontsize="medium")
+    return fig
+
+
+def _one_output(ds, var: str, sel: Mapping[str, Any] | None) -> dict[str, Any]:
+    sel = dict(sel or {})
+    da = _variable(ds, var)
+    if "output" in da.dims and "output" not in sel:
+        outs = [str(v) for v in da.coords["output"].values]
+        if len(outs) != 1:
+            raise ConfigError(
+                f"{var} has an 'output' dimension: select one with --sel output=NAME "
+                f"({', '.join(outs)})"
+            )
+        sel["output"] = outs[0]
+    return sel
+
+
+def _conf(ds, name: str, sel: Mapping[str, Any]) -> np.ndarray | None:
+    if name not in ds.data_vars:
+        return None
+    csel = {k: v for k, v in sel.items() if k in ds[name].dims}
+    return np.abs(np.asarray(select(ds, name, csel).values, dtype=np.float64))
+
+
+def plot_sobol(ds, sel: Mapping[str, Any] | None = None, ax=None, *, title: str | None = None):
+    """Sobol' first-order (S1) and total (ST) indices side by side per input, ranked by ST.
+
+    Error bars are SALib's confidence intervals (``S1_conf``, ``ST_conf``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    for v in ("S1", "ST"):
+        if v not in ds.data_vars:
+            raise ConfigError("'sobol' needs S1 and ST in the store (a --global sobol result)")
+    sel = _one_output(ds, "S1", sel)
+    s1 = select(ds, "S1", sel)
+    st = select(ds, "ST", sel)
+    names = [str(v) for v in s1.coords["input"].values]
+    a, b = (np.asarray(d.values, dtype=np.float64) for d in (s1, st))
+    ea, eb = _conf(ds, "S1_conf", sel), _conf(ds, "ST_conf", sel)
+    order = np.argsort(np.where(np.isfinite(b), -b, np.inf), kind="stable")
+    fig, ax = _new_axes(ax)
+    pos = np.arange(len(names))
+    h = 0.38
+    kw = {"ecolor": "k", "capsize": 3}
+    ax.barh(
+        pos - h / 2,
+        a[order],
+        h,
+        xerr=None if ea is None else ea[order],
+        color="#4c72b0",
+        label="S1 (first order)",
+        **kw,
+    )
+    ax.barh(
+        pos + h / 2,
+        b[order],
+        h,
+        xerr=None if eb is None else eb[order],
+        color="#dd8452",
+        label="ST (total)",
+        **kw,
+    )
+    ax.set_yticks(pos, [names[i] for i in order])
+    ax.invert_yaxis()
+    ax.axvline(0.0, color="0.5", lw=0.8)
+    ax.set_xlabel("Sobol' index (fraction of output variance)")
+    ax.set_ylabel("input (ranked by ST)")
+    ax.legend(fontsize="small", loc="lower right")
+    ax.grid(True, axis="x", alpha=0.3)
+    out = sel.get("output", "")
+    ax.set_title(title if title is not None else f"Sobol' indices of {out}", fontsize="medium")
+    return fig
+
+
+def plot_morris(ds, sel: Mapping[str, Any] | None = None, ax=None, *, title: str | None = None):
+    """Morris screening: μ* against σ per input, μ* with its confidence interval.
+
+    Inputs far right are influential; high σ/μ* means non-linear or interacting
+    (Campolongo et al. 2007 Environ Model Softw 22:1509).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    for v in ("mu_star", "sigma"):
+        if v not in ds.data_vars:
+            raise ConfigError(
+                "'morris' needs mu_star and sigma in the store (a --global morris result)"
+            )
+    sel = _one_output(ds, "mu_star", sel)
+    mu = select(ds, "mu_star", sel)
+    sg = select(ds, "sigma", sel)
+    names = [str(v) for v in mu.coords["input"].values]
+    m, s_ = (np.asarray(d.values, dtype=np.float64) for d in (mu, sg))
+    conf = _conf(ds, "mu_star_conf", sel)
+    fig, ax = _new_axes(ax)
+    ax.errorbar(
+        m, s_, xerr=conf, fmt="o", color="#4c72b0", ecolor="k", capsize=3, label="μ* ± confidence"
+    )
+    for xi, yi, n in zip(m, s_, names, strict=True):
+        ax.annotate(n, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize="small")
+    top = float(np.nanmax(np.concatenate([m, s_]))) if m.size else 1.0
+    ax.plot([0, top], [0, top], color="0.5", lw=0.8, ls="--", label="σ = μ*")
+    unit = _display(mu)[1]
+    ax.set_xlabel("μ* (mean |elementary effect|)" + (f" ({unit})" if unit else ""))
+    ax.set_ylabel("σ (spread of elementary effects)" + (f" ({unit})" if unit else ""))
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize="small", loc="upper left")
+    ax.grid(True, alpha=0.3)
+    out = sel.get("output", "")
+    ax.set_title(title if title is not None else f"Morris screening of {out}", fontsize="medium")
+    return fig
+
+
+def plot_samples(
+    ds,
+    var: str,
+    x: str | None = None,
+    sel: Mapping[str, Any] | None = None,
+    *,
+    title: str | None = None,
+):
+    """A sampled design's output against its inputs: one scatter panel per input.
+
+    ``x`` (an input coordinate along ``sample``) draws that panel only. Code
+    outputs are coloured by class.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure  # lazy: see module note
+
+    da = select(ds, var, sel)
+    if da.dims != ("sample",):
+        raise ConfigError(
+            f"{var} has dims {', '.join(da.dims)} after --sel: a sampled design plots along "
+            "'sample' (select the others with --sel)"
+        )
+    inputs = [c for c in da.coords if c != "sample" and da.coords[c].dims == ("sample",)]
+    if x is not None:
+        if x not in inputs:
+            raise ConfigError(
+                f"--x {x!r} is not an input of the design{_suggest(x, inputs)}; "
+                f"inputs: {', '.join(inputs)}"
+            )
+        inputs = [x]
+    n = len(inputs)
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(4.2 * cols, 3.4 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    y = np.asarray(da.values)
+    cats = _categories(da, var)
+    for ax, name in zip(axes, inputs, strict=False):
+        xs = np.asarray(da.coords[name].values, dtype=np.float64)
+        if cats is not None:
+            for v, lab, colour in cats:
+                m = y == v
+                if m.any():
+                    ax.scatter(
+                        xs[m], y[m].astype(float), s=8, color=colour, label=lab, edgecolors="none"
+                    )
+            ax.set_yticks([c[0] for c in cats], [c[1] for c in cats])
+        else:
+            ax.scatter(xs, y.astype(float), s=6, alpha=0.6, color="#4c72b0", edgecolors="none")
+            _scale_ticks(ax.yaxis, _display(da)[0], False, None)
+        log = _is_log(ds, da, name)
+        if log:
+            ax.set_xscale("log")
+        _scale_ticks(ax.xaxis, _display(da.coords[name])[0], log, xs)
+        ax.set_xlabel(_coord_label(da, name))
+        ax.set_ylabel(_label(da, var))
+        ax.grid(True, alpha=0.3)
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    if cats is not None and n:
+        axes[0].legend(fontsize="small", markerscale=2)
+    fig.suptitle(title if title is not None else _title(da, var), fontsize="medium")
     return fig
 
 
