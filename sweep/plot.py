@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from kernels.registry import suggest
+from kernels.registry import REGISTRY, suggest
 from kernels.solvers import NOT_WRITTEN
 
 from .spec import ConfigError
@@ -546,7 +546,8 @@ def plot_map(
             handles.append(Patch(facecolor="white", edgecolor="0.4", label=what))
         if signed and finite.size and finite.min() < 0 < finite.max() and min(z.shape) >= 2:
             ax.contour(xs, ys, np.ma.masked_invalid(z), levels=[0.0], colors="k", linewidths=1.0)
-            handles.append(Line2D([], [], color="k", lw=1.0, label=f"{var} = 0 (grid)"))
+            long = da2.attrs.get("long_name") or var  # legends by long name
+            handles.append(Line2D([], [], color="k", lw=1.0, label=f"{long} = 0 (grid)"))
     if boundary is not None:
         handles += _overlay_boundary(ax, boundary, da, x, y, sel)
     ax.set_xlabel(_coord_label(da2, x))
@@ -612,10 +613,49 @@ def _overlay_boundary(ax, bds, da, x: str, y: str, sel) -> list:
     if first:
         return []
     out = bds.attrs.get("boundary_output", "output")
+    known = REGISTRY.outputs.get(out)
+    out = known.long_name if known is not None else out  # legends by long name
     lvl = bds.attrs.get("boundary_level", 0.0)
     cf = bds.attrs.get("closed_form")
     label = f"{out} = {lvl:g}, refined" + (f" (= {cf})" if cf else "")
-    return [Line2D([], [], color="k", lw=1.0, ls="--", label=label)]
+    handles = [Line2D([], [], color="k", lw=1.0, ls="--", label=label)]
+    side = f"side_{along}"
+    if side in bds.data_vars:  # which side of each crossing lies above the level
+        sd = select(bds, side, bsel).transpose(other, "crossing")
+        sv = np.asarray(sd.values).astype(np.int64)
+        up, down = (">", "<") if along == x else ("^", "v")
+        for code, marker in ((1, up), (-1, down)):
+            m = (sv == code) & np.isfinite(vals)
+            if not m.any():
+                continue
+            where = np.broadcast_to(np.asarray(pos)[:, None], vals.shape)[m]
+            xy = (vals[m], where) if along == x else (where, vals[m])
+            ax.plot(
+                *xy,
+                ls="none",
+                marker=marker,
+                ms=5,
+                mfc="w",
+                mec="k",
+                mew=0.8,
+                zorder=5,
+                label=f"_side{code}",
+            )
+        arrow = "▶" if along == x else "▲"
+        handles.append(
+            Line2D(
+                [],
+                [],
+                ls="none",
+                marker=up,
+                ms=5,
+                mfc="w",
+                mec="k",
+                mew=0.8,
+                label=f"{out} > {lvl:g} on the {arrow} side",
+            )
+        )
+    return handles
 
 
 def plot_line(

@@ -134,3 +134,45 @@ def test_cli_plots_sobol_and_morris(sobol, tmp_path, capsys):
     _png_ok(out)
     assert main(["plot", str(path), "morris", "-o", str(out)]) == 2
     assert "mu_star and sigma" in capsys.readouterr().err
+
+
+def test_boundary_map_shows_the_side(tmp_path):
+    import xarray as xr
+    from helpers import write_config
+
+    from sweep.plot import plot_map
+
+    cfg, store = write_config(
+        tmp_path,
+        {
+            "name": "side",
+            "axes": {
+                "vm": {"start": "-120 mV", "stop": "60 mV", "num": 19},
+                "na_i": {"start": "5 mM", "stop": "50 mM", "num": 6, "spacing": "log"},
+            },
+            "outputs": ["mode_ncx", "dG_ncx"],
+        },
+    )
+    bstore = str(tmp_path / "b.zarr")
+    assert main(["run", str(cfg)]) == 0
+    args = ["boundary", str(cfg), "--output", "dG_ncx", "--along", "vm", "--store", bstore]
+    assert main(args) == 0
+    ds, bds = xr.open_zarr(store), xr.open_zarr(bstore)
+    fig = plot_map(ds, "mode_ncx", x="vm", y="na_i", boundary=bds)
+    ax = fig.axes[0]
+    side = bds["side_vm"].transpose("na_i", "crossing").values
+    pos = bds["boundary_vm"].transpose("na_i", "crossing").values
+    marks = {ln.get_marker(): ln for ln in ax.lines if ln.get_label().startswith("_side")}
+    assert set(marks) <= {">", "<"} and marks
+    for code, mk in ((1, ">"), (-1, "<")):
+        m = side == code
+        if m.any():
+            np.testing.assert_array_equal(marks[mk].get_xdata(), pos[m])
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "ΔG NCX > 0 on the ▶ side" in labels and "mode change (grid)" in labels
+    assert "ΔG NCX = 0, refined (= v_rev_ncx)" in labels  # legends by long name
+    fig = plot_map(ds, "dG_ncx", x="vm", y="na_i")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["ΔG NCX = 0 (grid)"]
+    save_figure(fig, tmp_path / "side.png", 60)
+    _png_ok(tmp_path / "side.png")
