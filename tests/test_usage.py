@@ -238,3 +238,26 @@ def test_terminal_bar_labels_its_time_column():
     p.close()
     text = f.getvalue()
     assert re.search(r"2/2 blocks [\d,]+ points/s ETA \d+:\d\d:\d\d", text), text
+
+
+# --- global sensitivity at the command line ---------------------------------------
+def test_global_takes_bound_only_axes_and_names_stores_by_method(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    bounds = {
+        "name": "gsa",
+        "axes": {
+            "vm": {"start": "-100 mV", "stop": "20 mV"},
+            "na_i": {"start": "5 mM", "stop": "40 mM", "spacing": "log"},
+        },
+        "outputs": ["dG_ncx"],
+    }
+    cfg, _ = write_config(tmp_path, bounds, "gsa.yaml", store="results/gsa.zarr")
+    base = ["sensitivity", str(cfg), "--scheduler", "synchronous"]
+    assert main([*base, "--global", "sobol", "--n", "16"]) == 0
+    assert main([*base, "--global", "morris", "--n", "8"]) == 0
+    capsys.readouterr()
+    assert (tmp_path / "results" / "gsa.sobol.zarr").is_dir()
+    assert (tmp_path / "results" / "gsa.morris.zarr").is_dir()
+    # a grid run of the same config still needs num: the bounds are not a grid
+    assert main(["plan", str(cfg)]) == 2
+    assert "needs 'num'" in capsys.readouterr().err

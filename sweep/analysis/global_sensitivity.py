@@ -46,7 +46,14 @@ from ..design import (
 from ..driver import run
 from ..execute import check_scheduler, evaluate_plan
 from ..plan import make_plan
-from ..spec import ConfigError, SweepSpec, config_from_resolved, parse_config
+from ..spec import (
+    DEFAULT_CONFIG,
+    ConfigError,
+    SweepSpec,
+    config_from_resolved,
+    load_config,
+    parse_config,
+)
 from ..store import StoreError, check_store_target, result_attrs, write_dataset
 from .common import as_spec, check_outputs, text_coord
 from .common import sensitivity_store as default_store
@@ -58,6 +65,7 @@ __all__ = [
     "check_finite",
     "samples_config",
     "default_store",
+    "bounds_spec",
     "default_samples_store",
     "GLOBAL_CHUNK",
     "NUM_RESAMPLES",
@@ -368,7 +376,7 @@ def global_sensitivity(
         Some model outputs are not finite or their steady state did not converge
         (the message counts them).
     """
-    spec = as_spec(spec)
+    spec = bounds_spec(spec)
     check_method(method)
     n = check_n(method, n)
     seed = check_seed(seed)
@@ -444,6 +452,33 @@ def global_sensitivity(
     if store is not None:
         write_dataset(ds, store, overwrite=overwrite)
     return ds
+
+
+def bounds_spec(spec: SweepSpec | str | Path | Mapping[str, Any] | None) -> SweepSpec:
+    """The spec of a config read for a global analysis, which uses only the axes' bounds.
+
+    An axis given by ``start``/``stop`` alone (no ``num``, no ``values``) is
+    accepted: it is read as the 2-point grid of its bounds (the analysis
+    samples its own design inside them; ``num`` would not be used).
+    """
+    if isinstance(spec, SweepSpec):
+        return spec
+    data = dict(spec) if isinstance(spec, Mapping) else load_config(spec or DEFAULT_CONFIG)
+    axes = data.get("axes")
+    if isinstance(axes, Mapping) and data.get("design") is None:
+        filled = {}
+        for k, body in axes.items():
+            if (
+                isinstance(body, Mapping)
+                and "start" in body
+                and "stop" in body
+                and "num" not in body
+                and "values" not in body
+            ):
+                body = {**body, "num": 2}
+            filled[k] = body
+        data["axes"] = filled
+    return as_spec(data)
 
 
 def default_samples_store(spec: SweepSpec, method: str) -> str:
