@@ -148,6 +148,10 @@ def config_schema(registry: Registry | None = None) -> dict[str, Any]:
             },
         },
         "keep_full": {"type": "boolean"},
+        "residuals": {
+            "type": "boolean",
+            "description": "store the solvers' residual_* companions (default true)",
+        },
         "design": {
             "type": ["object", "null"],
             "additionalProperties": False,

@@ -72,8 +72,12 @@ def parse_quantity(key: str, value: object, unit: str) -> float:
             f"{key} = {value!r}: unknown unit {u!r}; expected {_expect(unit)}"
         ) from None
     except pint.DimensionalityError:
+        hint = ""
+        if unit == "K" and u in ("C", "F"):  # '37 C' is 37 coulomb to pint
+            deg = "degC" if u == "C" else "degF"
+            hint = f" ('{u}' is {'coulomb' if u == 'C' else 'farad'}: write '{num:g} {deg}')"
         raise ValueError(
-            f"{key} = {value!r} has the wrong dimension: expected {_expect(unit)}"
+            f"{key} = {value!r} has the wrong dimension: expected {_expect(unit)}{hint}"
         ) from None
     except Exception as exc:  # pint raises several parse errors
         raise ValueError(f"{key} = {value!r} could not be read as a quantity ({exc})") from None

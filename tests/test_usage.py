@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import ROOT, assert_identical, one_line, write_config
 
@@ -261,3 +262,80 @@ def test_global_takes_bound_only_axes_and_names_stores_by_method(tmp_path, monke
     # a grid run of the same config still needs num: the bounds are not a grid
     assert main(["plan", str(cfg)]) == 2
     assert "needs 'num'" in capsys.readouterr().err
+
+
+# --- small things -----------------------------------------------------------------
+def test_interrupt_hint_names_the_config_used(tmp_path, monkeypatch, capsys):
+    import sweep.cli.run as cli_run
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_run, "run", interrupted)
+    cfg, _ = cfg_for(tmp_path, "int")
+    other = tmp_path / "other store.zarr"
+    assert main(["run", str(cfg), "--store", str(other)]) == 130
+    line = one_line(capsys.readouterr().err)
+    assert f"'sweep run {cfg} --store '{other}' --resume'" in line, line
+    assert main(["run"]) == 130  # the built-in quickstart: no config to name
+    assert "'sweep run --resume'" in one_line(capsys.readouterr().err)
+
+
+def test_37_C_suggests_degC(tmp_path, capsys):
+    cfg, _ = cfg_for(tmp_path, "c", parameters={"temperature": "37 C"})
+    assert main(["plan", str(cfg)]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert "parameters.temperature = '37 C'" in line and "write '37 degC'" in line
+    cfg, _ = cfg_for(tmp_path, "d", parameters={"temperature": "37 degC"})
+    assert main(["plan", str(cfg)]) == 0
+
+
+def test_v_rev_of_an_electroneutral_transporter(tmp_path, capsys):
+    user = {"myt": {"stoichiometry": {"k": -1, "cl": -1}}}
+    for out in ("v_rev_kcc2", "v_rev_myt"):
+        cfg, _ = cfg_for(tmp_path, "vr", transporters=user, outputs=[out])
+        assert main(["plan", str(cfg)]) == 2
+        line = one_line(capsys.readouterr().err)
+        assert "electroneutral (q = 0): no V_rev" in line and "mode_" not in line.split(":")[0]
+    cfg, _ = cfg_for(tmp_path, "vr2", outputs=["v_rev_ncx"])
+    assert main(["plan", str(cfg)]) == 0
+
+
+def test_residuals_can_be_left_out(tmp_path):
+    import xarray as xr
+
+    from sweep.spec import parse_config, spec_from_canonical
+
+    ss = {
+        "name": "res",
+        "axes": {"vm": {"values": ["-70 mV", "-60 mV"]}},
+        "outputs": ["e_gaba_ss"],
+    }
+    full = parse_config(ss)
+    assert "residual_cl_i_ss" in full.outputs
+    lean = parse_config({**ss, "residuals": False})
+    assert "residual_cl_i_ss" not in lean.outputs and "status_cl_i_ss" in lean.outputs
+    assert spec_from_canonical(lean.canonical).outputs == lean.outputs
+    cfg, store = write_config(tmp_path, {**ss, "residuals": False})
+    assert main(["run", str(cfg)]) == 0
+    ds = xr.open_zarr(store)
+    assert "residual_cl_i_ss" not in ds and "status_cl_i_ss" in ds
+    ref = sweep.evaluate_grid(full)
+    np.testing.assert_array_equal(ds["e_gaba_ss"].values, ref["e_gaba_ss"].values)
+    # asked for by name, a residual is kept
+    assert (
+        "residual_cl_i_ss"
+        in parse_config(
+            {**ss, "residuals": False, "outputs": ["e_gaba_ss", "residual_cl_i_ss"]}
+        ).outputs
+    )
+    with pytest.raises(sweep.ConfigError, match="residuals = 'no' is not allowed"):
+        parse_config({**ss, "residuals": "no"})
+
+
+def test_plot_help_shows_o_as_required(capsys):
+    with pytest.raises(SystemExit):
+        main(["plot", "-h"])
+    out = capsys.readouterr().out
+    assert out.startswith("usage: sweep plot STORE VAR -o FILE.png")
+    assert "[-o" not in out and "required:" in out
