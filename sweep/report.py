@@ -191,6 +191,31 @@ def plan_report(plan: Plan, path: Path, free: int) -> str:
     return "\n".join(lines)
 
 
+def convergence_report(ds: Any, max_rows: int = 8) -> str:
+    """Sobol' ST of each output and input against the base samples N (from one design).
+
+    Stable digits down a column mean N is large enough; the last row is the
+    full estimate, the ± its bootstrap half-width.
+    """
+    if "ST_by_n" not in ds:
+        return ""
+    ns = [int(v) for v in ds["n_base"].values][-max_rows:]
+    st = np.asarray(ds["ST_by_n"].values)[-max_rows:]
+    conf = np.asarray(ds["ST_conf_by_n"].values)[-max_rows:]
+    inputs = [str(x) for x in ds["input"].values]
+    lines = ["convergence of ST over the base samples N (same evaluations)"]
+    for i, o in enumerate(str(x) for x in ds["output"].values):
+        lines.append("")
+        lines.append(f"{o}")
+        lines.append(f"  {'N':>7} " + " ".join(f"{x:>16}" for x in inputs))
+        for a, n in enumerate(ns):
+            cells = " ".join(
+                f"{st[a, i, j]:7.3f} ± {conf[a, i, j]:6.3f}" for j in range(len(inputs))
+            )
+            lines.append(f"  {n:>7} {cells}")
+    return "\n".join(lines)
+
+
 def ranked_table(ds: Any) -> str:
     """Per output, the inputs ranked by ST (Sobol') or μ* (Morris), as plain text."""
     method = ds.attrs.get("method", "sobol" if "ST" in ds else "morris")

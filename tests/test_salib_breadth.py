@@ -35,3 +35,32 @@ def test_rbd_fast_in_a_global_result():
     # ΔG_NCX is additive in V_m and ln [Na⁺]ᵢ (the sampling space): both estimate one S1
     np.testing.assert_allclose(rbd, s1, atol=0.08)
     np.testing.assert_allclose(rbd.sum(), 1.0, atol=0.08)
+
+
+def test_convergence_over_n_from_one_design():
+    """ΔG_KCC2 is additive in ln K_o, ln K_i, ln Cl_o, ln Cl_i: ST_i = w_i² / Σ w² exactly,
+    w_i the width of input i's ln-range (configs/sensitivity_kcc2.yaml's header)."""
+    from sweep.report import convergence_report
+
+    spec = {
+        "name": "conv",
+        "parameters": {"temperature": "310 K", "vm": "-70 mV"},
+        "axes": {
+            "k_o": {"start": "2 mM", "stop": "12 mM", "spacing": "log"},
+            "cl_i": {"start": "3 mM", "stop": "30 mM", "spacing": "log"},
+        },
+        "outputs": ["dG_kcc2"],
+    }
+    ds = global_sensitivity(spec, "sobol", n=512, seed=0, scheduler="synchronous")
+    w2 = np.log([6.0, 10.0]) ** 2
+    exact = w2 / w2.sum()
+    ns = ds["n_base"].values
+    assert list(ns) == [8, 16, 32, 64, 128, 256, 512]
+    st = ds["ST_by_n"].sel(output="dG_kcc2").values
+    np.testing.assert_array_equal(st[-1], ds["ST"].sel(output="dG_kcc2").values)
+    err = np.abs(st - exact).max(axis=1)
+    assert err[-1] < 0.03 and err[-1] < err[0]
+    conf = ds["ST_conf_by_n"].sel(output="dG_kcc2").values
+    assert conf[-1].max() < conf[0].max()  # intervals shrink with N
+    text = convergence_report(ds)
+    assert "convergence of ST" in text and "    512 " in text

@@ -229,6 +229,46 @@ def analyze(
                     for k, v in arr2.items()
                 }
             )
+        # convergence over N: SALib's Saltelli rows come in blocks of D+2 (2D+2 with
+        # S2) per base sample, so the first N' base samples are a design of their own
+        per = (2 * D + 2) if second_order else (D + 2)
+        n_total = X.shape[0] // per
+        ns = [m for m in (2**j for j in range(3, 64)) if m < n_total] + [n_total]
+        conv = {k: np.full((len(ns), len(outs), D), np.nan) for k in ("S1", "ST", "ST_conf")}
+        for a, m in enumerate(ns):
+            for i, o in enumerate(outs):
+                if o in constant or np.ptp(Ys[o][: m * per]) == 0:
+                    continue
+                if m == n_total:
+                    for k in conv:
+                        conv[k][a, i] = arr[k][i]
+                    continue
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    si = sobol_analyze.analyze(
+                        prob,
+                        Ys[o][: m * per],
+                        calc_second_order=second_order,
+                        num_resamples=int(num_resamples),
+                        conf_level=float(conf_level),
+                        seed=np.random.default_rng(seed),
+                    )
+                for k in conv:
+                    conv[k][a, i] = si[k]
+        dvars.update(
+            {
+                f"{k}_by_n": (
+                    ("n_base", "output", "input"),
+                    v,
+                    {
+                        **_index_attrs(k, conf_level),
+                        "convergence": "over the first n_base base samples",
+                    },
+                )
+                for k, v in conv.items()
+            }
+        )
+        conv_n = np.asarray(ns, dtype=np.int64)
         # RBD-FAST (a given-data estimator: any sample will do) on the same evaluations
         from SALib.analyze import rbd_fast  # lazy: as sobol above
 
@@ -290,6 +330,8 @@ def analyze(
         coords["input_upper"] = ("input", np.array(problem.upper), {"long_name": "upper bound"})
     if method == "sobol" and second_order:
         coords["input_2"] = ("input_2", text_coord(names))
+    if method == "sobol":
+        coords["n_base"] = ("n_base", conv_n, {"long_name": "base samples of the estimate"})
     attrs = {
         "method": method,
         "n_evaluations": int(X.shape[0]),

@@ -11,7 +11,7 @@ from ..analysis.common import parse_names
 from ..analysis.global_sensitivity import NUM_RESAMPLES, bounds_spec, global_sensitivity
 from ..analysis.local_sensitivity import default_store, local_sensitivity
 from ..design import check_method
-from ..report import local_summary, ranked_table
+from ..report import convergence_report, local_summary, ranked_table
 from ..spec import ConfigError, load_spec
 from .common import EXIT_OK, SCHEDULER_HELP, number
 
@@ -137,6 +137,10 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
             resume=args.resume,
         )
         print(ranked_table(ds))
+        conv = convergence_report(ds)
+        if conv:
+            print()
+            print(conv)
     print(f"store     {path}: open with xarray.open_zarr({str(path)!r})")
     sys.stdout.flush()
     return EXIT_OK
