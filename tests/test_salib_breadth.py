@@ -64,3 +64,36 @@ def test_convergence_over_n_from_one_design():
     assert conf[-1].max() < conf[0].max()  # intervals shrink with N
     text = convergence_report(ds)
     assert "convergence of ST" in text and "    512 " in text
+
+
+def test_dgsm_from_autodiff_bounds_st():
+    """ΔG_KCC2 = RT(ln K_o + ln Cl_o − ln K_i − ln Cl_i): ∂y/∂ln x = ±RT exactly, so
+    ν = (RT)², DGSM = (RT)² w² / π² and DGSM/Var(y) = (12/π²) ST (Sobol' & Kucherenko 2009)."""
+    from kernels.constants import R
+
+    spec = {
+        "name": "dgsm",
+        "parameters": {"temperature": "310 K", "vm": "-70 mV"},
+        "axes": {
+            "k_o": {"start": "2 mM", "stop": "12 mM", "spacing": "log"},
+            "cl_i": {"start": "3 mM", "stop": "30 mM", "spacing": "log"},
+        },
+        "outputs": ["dG_kcc2"],
+    }
+    for method, n in (("sobol", 128), ("morris", 16)):
+        ds = global_sensitivity(spec, method, n=n, seed=0, scheduler="synchronous")
+        rt = R * 310.0 / 1e3  # kJ/mol
+        nu = ds["dgsm_nu"].sel(output="dG_kcc2").values
+        np.testing.assert_allclose(nu, [rt**2, rt**2], rtol=1e-10)
+        w2 = np.log([6.0, 10.0]) ** 2
+        np.testing.assert_allclose(
+            ds["dgsm"].sel(output="dG_kcc2").values, rt**2 * w2 / np.pi**2, rtol=1e-10
+        )
+        np.testing.assert_allclose(ds["dgsm_conf"].values, 0.0, atol=1e-9)  # constant derivative
+    bound = ds["dgsm_bound"].sel(output="dG_kcc2").values
+    assert np.all(np.isfinite(bound))
+    sob = global_sensitivity(spec, "sobol", n=512, seed=0, scheduler="synchronous")
+    b = sob["dgsm_bound"].sel(output="dG_kcc2").values
+    st = sob["ST"].sel(output="dG_kcc2").values
+    assert np.all(b >= st - 0.02)
+    np.testing.assert_allclose(b, 12 / np.pi**2 * w2 / w2.sum(), rtol=0.05)
