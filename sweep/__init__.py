@@ -39,6 +39,9 @@ from .plot import plot_bars as plot_bars
 from .plot import plot_bifurcation as plot_bifurcation
 from .plot import plot_line as plot_line
 from .plot import plot_map as plot_map
+from .plot import plot_morris as plot_morris
+from .plot import plot_samples as plot_samples
+from .plot import plot_sobol as plot_sobol
 from .plot import save_figure as save_figure
 from .report import local_summary as local_summary
 from .report import ranked_table as ranked_table
@@ -50,6 +53,8 @@ from .spec import load_spec as load_spec
 from .spec import parse_config as parse_config
 from .store import StoreError as StoreError
 from .store import store_status as store_status
+from .units import derivative as derivative
+from .units import display_unit as display_unit
 
 __all__ = [
     "ConfigError",
@@ -80,6 +85,11 @@ __all__ = [
     "plot_bifurcation",
     "plot_line",
     "plot_map",
+    "plot_morris",
+    "plot_samples",
+    "plot_sobol",
+    "derivative",
+    "display_unit",
     "ranked_table",
     "registry_table",
     "run",

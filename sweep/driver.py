@@ -6,9 +6,17 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from .execute import RunResult, check_disk, check_scheduler, configure_jax, execute_blocks
-from .plan import Plan, make_plan, parse_shard
+from .execute import (
+    RunResult,
+    check_disk,
+    configure_jax,
+    connect_scheduler,
+    execute_blocks,
+    is_client,
+)
+from .plan import BLOCK_BYTES_TARGET, Plan, make_plan, parse_shard
 from .reduce import finalize_reductions
 from .spec import ConfigError, SweepSpec, load_spec
 from .store import (
@@ -20,18 +28,50 @@ from .store import (
     read_attrs,
 )
 
-__all__ = ["run", "init", "Progress"]
+__all__ = ["run", "init", "Progress", "plan_for_shards", "shard_warning"]
+
+
+#: Seconds between two log lines of a run off a terminal (assumption: a batch log
+#: line every half minute is frequent enough to follow and small enough to read).
+LOG_EVERY_S = 30.0
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 class Progress:
-    """A rich progress bar (blocks, points/s, ETA) on a terminal; silent otherwise."""
+    """Progress of a run: a rich bar on a terminal, log lines off it.
 
-    def __init__(self, total_blocks: int, enabled: bool | None) -> None:
+    The bar (blocks, points/s, ``ETA`` time remaining) is shown when ``enabled``
+    (default: stderr is a terminal). Otherwise (``--no-progress``, batch jobs)
+    a line goes to stderr at most every ``every`` seconds (default
+    :data:`LOG_EVERY_S`, or ``SWEEP_LOG_EVERY``) and after the last block:
+    UTC time, blocks done/total, points/s and the ETA.
+    """
+
+    def __init__(
+        self,
+        total_blocks: int,
+        enabled: bool | None,
+        *,
+        every: float | None = None,
+        stream=None,
+    ) -> None:
         if enabled is None:
             enabled = sys.stderr.isatty()
         self.enabled = enabled
+        self.total = total_blocks
         self.t0 = time.perf_counter()
         self.n = 0
+        self.blocks = 0
+        self.every = (
+            float(os.environ.get("SWEEP_LOG_EVERY", LOG_EVERY_S)) if every is None else every
+        )
+        self._stream = stream
+        self._last = self.t0
+        self._logged = False
         self._bar = None
         if enabled and total_blocks:
             # lazy: rich takes ~0.1 s to import and is only needed on a terminal
@@ -52,22 +92,51 @@ class Progress:
                 MofNCompleteColumn(),
                 TextColumn("blocks"),
                 TextColumn("{task.fields[rate]}"),
+                TextColumn("ETA"),
                 TimeRemainingColumn(),
-                console=Console(stderr=True),
+                console=Console(stderr=True) if stream is None else Console(file=stream),
                 transient=False,
             )
             self._task = self._bar.add_task("sweep", total=total_blocks, rate="")
             self._bar.start()
 
+    def line(self) -> str:
+        """The log line of the progress so far."""
+        dt = max(time.perf_counter() - self.t0, 1e-9)
+        rate = self.n / dt
+        left = self.total - self.blocks
+        eta = _clock(dt / self.blocks * left) if self.blocks else "unknown"
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        pct = 100.0 * self.blocks / self.total if self.total else 100.0
+        return (
+            f"{stamp} sweep: {self.blocks:,}/{self.total:,} blocks ({pct:.0f}%), "
+            f"{rate:,.0f} points/s, elapsed {_clock(dt)}, ETA {eta}"
+        )
+
     def advance(self, points: int) -> None:
         self.n += points
+        self.blocks += 1
         if self._bar is not None:
             dt = max(time.perf_counter() - self.t0, 1e-9)
             self._bar.update(self._task, advance=1, rate=f"{self.n / dt:,.0f} points/s")
+            return
+        now = time.perf_counter()
+        if now - self._last >= self.every or (self._logged and self.blocks == self.total):
+            self._last = now
+            self._logged = True
+            print(self.line(), file=self._stream or sys.stderr, flush=True)
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+
+def _store_plan(plan: Plan, attrs: dict[str, Any]) -> Plan:
+    """``plan`` with the block shape the existing store was made with (``init --shards``)."""
+    shape = attrs.get("block_shape")
+    if shape and tuple(shape) != plan.block_shape and len(shape) == len(plan.block_shape):
+        return Plan(plan.spec, tuple(int(c) for c in shape))
+    return plan
 
 
 def _region_points(plan: Plan, block: int) -> int:
@@ -77,16 +146,66 @@ def _region_points(plan: Plan, block: int) -> int:
     return n
 
 
+def plan_for_shards(spec: SweepSpec, shards: int | None) -> Plan:
+    """The plan of ``spec`` with blocks small enough for ``shards`` shards to share.
+
+    The config's ``chunks`` are kept; the automatic block size is halved until
+    there are at least ``shards`` blocks (or the blocks cannot shrink further).
+    The store records the block shape, so ``--shard``/``--resume`` runs follow it.
+    """
+    plan = make_plan(spec)
+    if not shards or shards <= plan.n_blocks:
+        return plan
+    block_bytes = BLOCK_BYTES_TARGET
+    while plan.n_blocks < shards and block_bytes > 1:
+        block_bytes //= 2
+        plan = make_plan(spec, block_bytes)
+    return plan
+
+
+def shard_warning(plan: Plan, shards: int) -> str | None:
+    """A warning when ``shards`` exceed the plan's blocks (some shards would idle)."""
+    if shards <= plan.n_blocks:
+        return None
+    idle = shards - plan.n_blocks
+    return (
+        f"{shards} shards but only {plural(plan.n_blocks, 'block')}: {idle} shard(s) will "
+        "have nothing to do (make the grid larger, the config's chunks smaller, or use fewer "
+        "shards)"
+    )
+
+
+def plural(n: int, word: str) -> str:
+    """``1 block``, ``2 blocks``."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def init(
     spec: SweepSpec | str | Path | None,
     *,
     store: str | Path | None = None,
     overwrite: bool = False,
+    shards: int | None = None,
 ) -> Path:
-    """Create the store (template and empty manifest) for sharded batch jobs."""
+    """Create the store (template and empty manifest) for sharded batch jobs.
+
+    Parameters
+    ----------
+    spec : SweepSpec, path or None
+        The sweep.
+    store : path, optional
+        Store path (default: the config's ``store``).
+    overwrite : bool
+        Replace an existing store.
+    shards : int, optional
+        Number of shards (array tasks) that will fill it: blocks are sized so
+        that each has work (:func:`plan_for_shards`).
+    """
     if not isinstance(spec, SweepSpec):
         spec = load_spec(spec)
-    plan = make_plan(spec)
+    if shards is not None and (isinstance(shards, bool) or int(shards) != shards or shards < 1):
+        raise ConfigError(f"--shards {shards!r} is not allowed: an integer >= 1")
+    plan = plan_for_shards(spec, shards)
     path = Path(store or spec.store)
     check_disk(plan, path)
     configure_jax()
@@ -100,7 +219,7 @@ def run(
     overwrite: bool = False,
     resume: bool = False,
     shard: str | tuple[int, int] | None = None,
-    scheduler: str = "threads",
+    scheduler: Any = None,
     device: str | None = None,
     progress: bool | None = None,
 ) -> RunResult:
@@ -116,8 +235,11 @@ def run(
         Replace an existing store / complete an interrupted one.
     shard : "I/N" or (I, N), optional
         Compute only this shard's blocks into an initialised store.
-    scheduler : str
-        ``threads`` (default), ``processes``, ``synchronous``, ``local:N`` or ``tcp://host:port``.
+    scheduler : str, distributed.Client or None
+        ``threads``, ``processes``, ``synchronous``, ``local:N``,
+        ``tcp://host:port`` (connected to before the store is touched) or a
+        ``distributed.Client``. None (default): the active client when one
+        exists (as dask does), else ``threads``.
     device : {"cpu", "gpu"}, optional
         JAX device (default: what JAX finds).
     progress : bool, optional
@@ -128,9 +250,28 @@ def run(
     if overwrite and resume:
         raise ConfigError("--overwrite and --resume cannot be combined: choose one")
     shard_t = parse_shard(shard) if isinstance(shard, str) or shard is None else shard
-    check_scheduler(scheduler)
     plan = make_plan(spec)
     path = Path(store or spec.store)
+    given = scheduler
+    scheduler = connect_scheduler(scheduler)  # a tcp:// scheduler is reached before any write
+    try:
+        return _run(plan, path, overwrite, resume, shard_t, scheduler, device, progress)
+    finally:
+        if isinstance(given, str) and is_client(scheduler):
+            scheduler.close()  # the client made here for a tcp:// address
+
+
+def _run(
+    plan: Plan,
+    path: Path,
+    overwrite: bool,
+    resume: bool,
+    shard_t: tuple[int, int] | None,
+    scheduler: Any,
+    device: str | None,
+    progress: bool | None,
+) -> RunResult:
+    spec = plan.spec
     configure_jax(device)
 
     exists = path.exists()
@@ -140,9 +281,9 @@ def run(
                 f"--shard needs an initialised store: run 'sweep init CONFIG' first "
                 f"({str(path)!r} does not exist)"
             )
-        check_compatible(path, spec)
+        plan = _store_plan(plan, check_compatible(path, spec))
     elif exists and resume:
-        check_compatible(path, spec)
+        plan = _store_plan(plan, check_compatible(path, spec))
     elif exists and not overwrite:
         raise StoreError(
             f"store {str(path)!r} already exists: use --overwrite to replace it "

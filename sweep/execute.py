@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 import threading
 import time
 import uuid
@@ -46,7 +47,7 @@ from jax.extend.core import Literal
 from kernels.registry import REGISTRY, Registry
 
 from .plan import Plan, make_plan
-from .reduce import block_partials, reduce_in_memory
+from .reduce import block_partials, reduce_in_memory, reduction_vars
 from .spec import ConfigError, SweepSpec, parse_config, spec_from_canonical
 from .store import BlockWriter, Manifest, coord_attrs, read_attrs, variable_attrs, write_block
 from .units import human_bytes
@@ -64,6 +65,9 @@ __all__ = [
     "runner_for",
     "RunResult",
     "check_scheduler",
+    "connect_scheduler",
+    "active_client",
+    "is_client",
     "dispatch",
     "execute_blocks",
     "evaluate_plan",
@@ -441,16 +445,57 @@ class RunResult:
 
 
 # --- the dispatcher ----------------------------------------------------------------
-def check_scheduler(scheduler: str) -> None:
-    """Raise ``ConfigError`` for a scheduler name the engine cannot use.
+def is_client(scheduler: Any) -> bool:
+    """A ``distributed.Client`` (duck-typed: distributed is imported only when one is used)."""
+    return not isinstance(scheduler, str) and callable(getattr(scheduler, "submit", None))
+
+
+def active_client() -> Any:
+    """The active ``distributed.Client``, as dask uses it, or None.
+
+    Looked for only when distributed is already imported (a process that made a
+    client has imported it), so a plain ``sweep run`` never pays its import.
+    """
+    if "distributed" not in sys.modules:
+        return None
+    try:
+        from distributed import default_client
+
+        return default_client()
+    except ValueError:  # "No clients found"
+        return None
+
+
+def _tcp_address(scheduler: str) -> str:
+    """``tcp://HOST:PORT`` checked for shape (``ConfigError`` otherwise)."""
+    rest = scheduler[len("tcp://") :]
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or "/" in rest or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(
+            f"--scheduler {scheduler!r} is not allowed: a distributed scheduler is "
+            "tcp://HOST:PORT with PORT an integer in 1..65535"
+        )
+    return scheduler
+
+
+def check_scheduler(scheduler: Any) -> None:
+    """Raise ``ConfigError`` for a scheduler the engine cannot use.
 
     Called once, at the edge (the CLI and the public entry points), before any I/O.
+    ``scheduler`` is a name (:data:`SCHEDULERS`), a ``distributed.Client`` or None
+    (the active client if one exists, else ``threads``).
     """
+    if scheduler is None or is_client(scheduler):
+        return
     if not isinstance(scheduler, str):
         raise ConfigError(
-            f"--scheduler {scheduler!r} is not allowed: must be one of {', '.join(SCHEDULERS)}"
+            f"--scheduler {scheduler!r} is not allowed: must be one of {', '.join(SCHEDULERS)} "
+            "or a distributed.Client"
         )
-    if scheduler in _LOCAL_SCHEDULERS or scheduler.startswith("tcp://"):
+    if scheduler in _LOCAL_SCHEDULERS:
+        return
+    if scheduler.startswith("tcp://"):
+        _tcp_address(scheduler)
         return
     if scheduler.startswith("local:"):
         n = scheduler.split(":", 1)[1]
@@ -464,8 +509,43 @@ def check_scheduler(scheduler: str) -> None:
     )
 
 
-def _client_for(scheduler: str):
-    """A distributed ``Client`` (and the LocalCluster it owns, if any) for ``local:N`` / ``tcp://``."""
+#: Seconds to wait for a ``tcp://`` scheduler before the run is refused (assumption:
+#: a reachable scheduler answers within a few seconds, even over a cluster network).
+CONNECT_TIMEOUT_S = float(os.environ.get("SWEEP_CONNECT_TIMEOUT", "10"))
+
+
+def connect_scheduler(scheduler: Any) -> Any:
+    """Resolve ``scheduler`` for a run: connect to a ``tcp://`` address now, at the edge.
+
+    Returns a ``distributed.Client`` for ``tcp://`` (the caller closes it), the
+    active client for None when one exists, else the scheduler unchanged (None
+    becomes ``threads``). An unreachable scheduler is a ``ConfigError``, raised
+    before anything is written.
+    """
+    check_scheduler(scheduler)
+    if scheduler is None:
+        return active_client() or "threads"
+    if isinstance(scheduler, str) and scheduler.startswith("tcp://"):
+        from distributed import Client  # lazy: distributed takes ~1 s to import
+
+        try:
+            return Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+        except (OSError, TimeoutError) as exc:
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(
+                f"--scheduler {scheduler!r}: cannot connect within {CONNECT_TIMEOUT_S:g} s "
+                f"({why[:160]}): start the scheduler (dask scheduler) or check the address"
+            ) from None
+    return scheduler
+
+
+def _client_for(scheduler: Any):
+    """(client, what to close) for a Client object, ``local:N`` or ``tcp://``.
+
+    A client passed in is used, never closed; one made here is closed after the run.
+    """
+    if is_client(scheduler):
+        return scheduler, []
     from distributed import Client, LocalCluster  # lazy: distributed takes ~1 s to import
 
     if scheduler.startswith("local:"):
@@ -476,14 +556,16 @@ def _client_for(scheduler: str):
             dashboard_address=":0",  # a free port: concurrent clusters never clash
             silence_logs=40,
         )
-        return Client(cluster), cluster
-    return Client(scheduler, timeout="20s"), None
+        client = Client(cluster)
+        return client, [client, cluster]
+    client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+    return client, [client]
 
 
 def dispatch(
     fn: Callable[..., Any],
     arglist: Sequence[tuple],
-    scheduler: str = "threads",
+    scheduler: Any = "threads",
     *,
     on_result: Callable[[int, Any], None] | None = None,
     name: str = "task",
@@ -497,9 +579,11 @@ def dispatch(
         (``processes``, ``local:N``, ``tcp://``).
     arglist : sequence of tuple
         One task per tuple.
-    scheduler : str
-        ``threads``, ``processes``, ``synchronous``, ``local:N`` or
-        ``tcp://HOST:PORT`` (checked at the edge: :func:`check_scheduler`).
+    scheduler : str, distributed.Client or None
+        ``threads``, ``processes``, ``synchronous``, ``local:N``,
+        ``tcp://HOST:PORT`` (checked at the edge: :func:`check_scheduler`), a
+        ``distributed.Client`` (used, not closed) or None (the active client if
+        one exists, else ``threads``).
     on_result : callable, optional
         ``on_result(i, result)``, called in this process as each task finishes.
     name : str
@@ -508,7 +592,9 @@ def dispatch(
     results: list[Any] = [None] * len(arglist)
     if not arglist:
         return results
-    if scheduler in _LOCAL_SCHEDULERS:
+    if scheduler is None:
+        scheduler = active_client() or "threads"
+    if isinstance(scheduler, str) and scheduler in _LOCAL_SCHEDULERS:
         import dask  # lazy: dask takes ~0.3 s to import; `sweep list`/`plan` never need it
         from dask.callbacks import Callback
 
@@ -531,7 +617,7 @@ def dispatch(
             return list(dask.compute(*tasks, **kwargs))
     from distributed import as_completed  # lazy: distributed takes ~1 s to import
 
-    client, cluster = _client_for(scheduler)
+    client, owned = _client_for(scheduler)
     try:
         run = uuid.uuid4().hex[:8]  # concurrent runs on one cluster never share a key
         futures = [
@@ -545,9 +631,8 @@ def dispatch(
             if on_result is not None:
                 on_result(i, results[i])
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        for obj in owned:
+            obj.close()
     return results
 
 
@@ -556,7 +641,7 @@ def execute_blocks(
     path: str | Path,
     blocks: Sequence[int],
     *,
-    scheduler: str = "threads",
+    scheduler: Any = "threads",
     on_done: Callable[[int, str | None], None] | None = None,
 ) -> dict[int, str | None]:
     """Run ``blocks`` of ``plan`` into the store at ``path`` with a dask scheduler.
@@ -621,9 +706,15 @@ def evaluate_grid(spec: SweepSpec | dict, *, block_bytes: int | None = None) -> 
     ds = xr.Dataset(
         {n: (plan.dims, out[n], variable_attrs(spec, n)) for n in spec.outputs},
         coords=coords,
-        attrs={"title": spec.name, "config": json.dumps(spec.resolved, sort_keys=True)},
+        attrs={
+            "Conventions": "CF-1.10",
+            "title": spec.name,
+            "config": json.dumps(spec.resolved, sort_keys=True),
+        },
     )
     reduce_in_memory(ds, spec)
+    for name, (*_, attrs) in reduction_vars(plan).items():  # the store's attributes
+        ds[name].attrs = dict(attrs)
     if not spec.keep_full:
         ds = ds.drop_vars(list(spec.outputs))
     return ds

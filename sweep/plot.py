@@ -33,11 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from kernels.registry import suggest
+from kernels.registry import REGISTRY, suggest
 from kernels.solvers import NOT_WRITTEN
 
 from .spec import ConfigError
-from .units import parse_quantity
+from .units import derivative, display_unit, parse_quantity, pretty_unit
 
 __all__ = [
     "open_store",
@@ -179,7 +179,17 @@ def select(ds, var: str, sel: Mapping[str, Any] | None = None):
     """
     da = _variable(ds, var)
     text = []
-    for dim, v in (sel or {}).items():
+    sel = dict(sel or {})
+    if "wrt" in sel and "units_by_wrt" in da.attrs:  # one derivative, with its own unit
+        w = str(sel.pop("wrt"))
+        if w not in da.attrs["units_by_wrt"]:
+            raise ConfigError(
+                f"--sel wrt={w!r} is not allowed{_suggest(w, list(da.attrs['units_by_wrt']))}; "
+                f"wrt: {', '.join(da.attrs['units_by_wrt'])}"
+            )
+        da = derivative(da, w)
+        text.append(f"wrt = {w}")
+    for dim, v in sel.items():
         if dim not in da.dims:
             dims = ", ".join(da.dims) or "none"
             raise ConfigError(
@@ -204,16 +214,30 @@ def select(ds, var: str, sel: Mapping[str, Any] | None = None):
 
 # --- styling helpers -----------------------------------------------------------------
 def _pretty_unit(unit: str) -> str:
-    u = str(unit or "")
-    for a, b in (("**2", "²"), ("**-1", "⁻¹"), ("**3", "³"), ("uA", "µA"), ("uM", "µM")):
-        u = u.replace(a, b)
-    return "" if u in ("1", "dimensionless") else u
+    return pretty_unit(unit)
+
+
+def _display(obj) -> tuple[float, str]:
+    """(factor, unit) in which to show ``obj``'s values (nM/µM for small concentrations)."""
+    unit = str(obj.attrs.get("units", "") or "")
+    vals = np.asarray(obj.values)
+    return display_unit(unit, vals if vals.dtype.kind in "fiu" else [])
 
 
 def _label(obj, name: str) -> str:
     long = obj.attrs.get("long_name") or name
-    unit = _pretty_unit(obj.attrs.get("units", ""))
+    unit = _display(obj)[1]
     return f"{long} ({unit})" if unit else str(long)
+
+
+def _scale_ticks(axis, factor: float, log: bool, values) -> None:
+    """Tick labels in display units (``factor`` × stored values); the data stay stored."""
+    from matplotlib.ticker import FuncFormatter  # lazy: see module note
+
+    if log:
+        _log_scale(axis, values, factor)
+    elif factor != 1.0:
+        axis.set_major_formatter(FuncFormatter(lambda t, _: f"{t * factor:.6g}"))
 
 
 def _coord_label(da, dim: str) -> str:
@@ -242,18 +266,20 @@ def _is_log(ds, da, dim: str) -> bool:
     return bool(v.max() / v.min() > 20 and np.allclose(r, r[0], rtol=1e-6))
 
 
-def _log_scale(axis, values: np.ndarray) -> None:
-    """Log scale with plain-number labels (``20``, ``0.001``), minor labels on short ranges."""
+def _log_scale(axis, values: np.ndarray, factor: float = 1.0) -> None:
+    """Log scale with plain-number labels (``20``, ``0.001``), minor labels on short ranges.
+
+    Labels show ``factor`` × the value (display units; a power of ten keeps the ticks)."""
     from matplotlib.ticker import FuncFormatter, NullFormatter  # lazy: see module note
 
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v) & (v > 0)]
-    axis.set_major_formatter(FuncFormatter(lambda t, _: f"{t:g}"))
+    axis.set_major_formatter(FuncFormatter(lambda t, _: f"{t * factor:.6g}"))
     if v.size and math.log10(v.max() / v.min()) <= 1.5:
 
         def minor(t, _):
             m = t / 10 ** math.floor(math.log10(t))
-            return f"{t:g}" if min(abs(m - k) for k in (2, 3, 5)) < 1e-6 else ""
+            return f"{t * factor:.6g}" if min(abs(m - k) for k in (2, 3, 5)) < 1e-6 else ""
 
         axis.set_minor_formatter(FuncFormatter(minor))
     else:
@@ -426,9 +452,14 @@ def plot(
     -------
     matplotlib.figure.Figure
     """
+    if var in ("sobol", "morris") and var not in ds.variables:
+        fn = plot_sobol if var == "sobol" else plot_morris
+        return fn(ds, sel=sel, ax=ax, title=title)
     da = _variable(ds, var)
     if "input" in da.dims:
         return plot_bars(ds, var, x=x, sel=sel, ax=ax, title=title)
+    if "sample" in da.dims and y is None and x != "sample":
+        return plot_samples(ds, var, x=x, sel=sel, title=title)
     if y is None:
         return plot_line(ds, var, x=x, sel=sel, ax=ax, title=title)
     return plot_map(ds, var, x=x, y=y, sel=sel, ax=ax, boundary=boundary, title=title)
@@ -507,6 +538,7 @@ def plot_map(
             mesh = ax.pcolormesh(xs, ys, z, cmap="viridis", shading="nearest")
         cb = fig.colorbar(mesh, ax=ax)
         cb.set_label(_label(da2, var))
+        _scale_ticks(cb.ax.yaxis, _display(da2)[0], False, None)
         if finite.size < z.size:
             from matplotlib.patches import Patch  # lazy: see module note
 
@@ -514,21 +546,26 @@ def plot_map(
             handles.append(Patch(facecolor="white", edgecolor="0.4", label=what))
         if signed and finite.size and finite.min() < 0 < finite.max() and min(z.shape) >= 2:
             ax.contour(xs, ys, np.ma.masked_invalid(z), levels=[0.0], colors="k", linewidths=1.0)
-            handles.append(Line2D([], [], color="k", lw=1.0, label=f"{var} = 0 (grid)"))
+            long = da2.attrs.get("long_name") or var  # legends by long name
+            handles.append(Line2D([], [], color="k", lw=1.0, label=f"{long} = 0 (grid)"))
     if boundary is not None:
         handles += _overlay_boundary(ax, boundary, da, x, y, sel)
     ax.set_xlabel(_coord_label(da2, x))
     ax.set_ylabel(_coord_label(da2, y))
     if xlab is not None:
         ax.set_xticks(xs, xlab, rotation=45, ha="right")
-    elif _is_log(ds, da2, x):
-        ax.set_xscale("log")
-        _log_scale(ax.xaxis, xs)
+    else:
+        logx = _is_log(ds, da2, x)
+        if logx:
+            ax.set_xscale("log")
+        _scale_ticks(ax.xaxis, _display(da2.coords[x])[0] if x in da2.coords else 1.0, logx, xs)
     if ylab is not None:
         ax.set_yticks(ys, ylab)
-    elif _is_log(ds, da2, y):
-        ax.set_yscale("log")
-        _log_scale(ax.yaxis, ys)
+    else:
+        logy = _is_log(ds, da2, y)
+        if logy:
+            ax.set_yscale("log")
+        _scale_ticks(ax.yaxis, _display(da2.coords[y])[0] if y in da2.coords else 1.0, logy, ys)
     if handles:
         ax.legend(handles=handles, loc="best", fontsize="small", framealpha=0.85)
     ax.set_title(title if title is not None else _title(da, var), fontsize="medium")
@@ -576,10 +613,49 @@ def _overlay_boundary(ax, bds, da, x: str, y: str, sel) -> list:
     if first:
         return []
     out = bds.attrs.get("boundary_output", "output")
+    known = REGISTRY.outputs.get(out)
+    out = known.long_name if known is not None else out  # legends by long name
     lvl = bds.attrs.get("boundary_level", 0.0)
     cf = bds.attrs.get("closed_form")
     label = f"{out} = {lvl:g}, refined" + (f" (= {cf})" if cf else "")
-    return [Line2D([], [], color="k", lw=1.0, ls="--", label=label)]
+    handles = [Line2D([], [], color="k", lw=1.0, ls="--", label=label)]
+    side = f"side_{along}"
+    if side in bds.data_vars:  # which side of each crossing lies above the level
+        sd = select(bds, side, bsel).transpose(other, "crossing")
+        sv = np.asarray(sd.values).astype(np.int64)
+        up, down = (">", "<") if along == x else ("^", "v")
+        for code, marker in ((1, up), (-1, down)):
+            m = (sv == code) & np.isfinite(vals)
+            if not m.any():
+                continue
+            where = np.broadcast_to(np.asarray(pos)[:, None], vals.shape)[m]
+            xy = (vals[m], where) if along == x else (where, vals[m])
+            ax.plot(
+                *xy,
+                ls="none",
+                marker=marker,
+                ms=5,
+                mfc="w",
+                mec="k",
+                mew=0.8,
+                zorder=5,
+                label=f"_side{code}",
+            )
+        arrow = "▶" if along == x else "▲"
+        handles.append(
+            Line2D(
+                [],
+                [],
+                ls="none",
+                marker=up,
+                ms=5,
+                mfc="w",
+                mec="k",
+                mew=0.8,
+                label=f"{out} > {lvl:g} on the {arrow} side",
+            )
+        )
+    return handles
 
 
 def plot_line(
@@ -632,9 +708,13 @@ def plot_line(
     ax.set_ylabel(_label(da, var))
     if xlab is not None:
         ax.set_xticks(xs, xlab, rotation=45, ha="right")
-    elif _is_log(ds, da, x):
-        ax.set_xscale("log")
-        _log_scale(ax.xaxis, xs)
+    else:
+        logx = _is_log(ds, da, x)
+        if logx:
+            ax.set_xscale("log")
+        _scale_ticks(ax.xaxis, _display(da.coords[x])[0] if x in da.coords else 1.0, logx, xs)
+    if cats is None:
+        _scale_ticks(ax.yaxis, _display(da)[0], False, None)
     ax.grid(True, alpha=0.3)
     ax.set_title(title if title is not None else _title(da, var), fontsize="medium")
     return fig
@@ -705,6 +785,189 @@ def plot_bars(
     ax.set_ylabel("input (ranked)")
     ax.grid(True, axis="x", alpha=0.3)
     ax.set_title(title if title is not None else _title(d, var), fontsize="medium")
+    return fig
+
+
+def _one_output(ds, var: str, sel: Mapping[str, Any] | None) -> dict[str, Any]:
+    sel = dict(sel or {})
+    da = _variable(ds, var)
+    if "output" in da.dims and "output" not in sel:
+        outs = [str(v) for v in da.coords["output"].values]
+        if len(outs) != 1:
+            raise ConfigError(
+                f"{var} has an 'output' dimension: select one with --sel output=NAME "
+                f"({', '.join(outs)})"
+            )
+        sel["output"] = outs[0]
+    return sel
+
+
+def _conf(ds, name: str, sel: Mapping[str, Any]) -> np.ndarray | None:
+    if name not in ds.data_vars:
+        return None
+    csel = {k: v for k, v in sel.items() if k in ds[name].dims}
+    return np.abs(np.asarray(select(ds, name, csel).values, dtype=np.float64))
+
+
+def plot_sobol(ds, sel: Mapping[str, Any] | None = None, ax=None, *, title: str | None = None):
+    """Sobol' first-order (S1) and total (ST) indices side by side per input, ranked by ST.
+
+    Error bars are SALib's confidence intervals (``S1_conf``, ``ST_conf``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    for v in ("S1", "ST"):
+        if v not in ds.data_vars:
+            raise ConfigError("'sobol' needs S1 and ST in the store (a --global sobol result)")
+    sel = _one_output(ds, "S1", sel)
+    s1 = select(ds, "S1", sel)
+    st = select(ds, "ST", sel)
+    names = [str(v) for v in s1.coords["input"].values]
+    a, b = (np.asarray(d.values, dtype=np.float64) for d in (s1, st))
+    ea, eb = _conf(ds, "S1_conf", sel), _conf(ds, "ST_conf", sel)
+    order = np.argsort(np.where(np.isfinite(b), -b, np.inf), kind="stable")
+    fig, ax = _new_axes(ax)
+    pos = np.arange(len(names))
+    h = 0.38
+    kw = {"ecolor": "k", "capsize": 3}
+    ax.barh(
+        pos - h / 2,
+        a[order],
+        h,
+        xerr=None if ea is None else ea[order],
+        color="#4c72b0",
+        label="S1 (first order)",
+        **kw,
+    )
+    ax.barh(
+        pos + h / 2,
+        b[order],
+        h,
+        xerr=None if eb is None else eb[order],
+        color="#dd8452",
+        label="ST (total)",
+        **kw,
+    )
+    ax.set_yticks(pos, [names[i] for i in order])
+    ax.invert_yaxis()
+    ax.axvline(0.0, color="0.5", lw=0.8)
+    ax.set_xlabel("Sobol' index (fraction of output variance)")
+    ax.set_ylabel("input (ranked by ST)")
+    ax.legend(fontsize="small", loc="lower right")
+    ax.grid(True, axis="x", alpha=0.3)
+    out = sel.get("output", "")
+    ax.set_title(title if title is not None else f"Sobol' indices of {out}", fontsize="medium")
+    return fig
+
+
+def plot_morris(ds, sel: Mapping[str, Any] | None = None, ax=None, *, title: str | None = None):
+    """Morris screening: μ* against σ per input, μ* with its confidence interval.
+
+    Inputs far right are influential; high σ/μ* means non-linear or interacting
+    (Campolongo et al. 2007 Environ Model Softw 22:1509).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    for v in ("mu_star", "sigma"):
+        if v not in ds.data_vars:
+            raise ConfigError(
+                "'morris' needs mu_star and sigma in the store (a --global morris result)"
+            )
+    sel = _one_output(ds, "mu_star", sel)
+    mu = select(ds, "mu_star", sel)
+    sg = select(ds, "sigma", sel)
+    names = [str(v) for v in mu.coords["input"].values]
+    m, s_ = (np.asarray(d.values, dtype=np.float64) for d in (mu, sg))
+    conf = _conf(ds, "mu_star_conf", sel)
+    fig, ax = _new_axes(ax)
+    ax.errorbar(
+        m, s_, xerr=conf, fmt="o", color="#4c72b0", ecolor="k", capsize=3, label="μ* ± confidence"
+    )
+    for xi, yi, n in zip(m, s_, names, strict=True):
+        ax.annotate(n, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize="small")
+    top = float(np.nanmax(np.concatenate([m, s_]))) if m.size else 1.0
+    ax.plot([0, top], [0, top], color="0.5", lw=0.8, ls="--", label="σ = μ*")
+    unit = _display(mu)[1]
+    ax.set_xlabel("μ* (mean |elementary effect|)" + (f" ({unit})" if unit else ""))
+    ax.set_ylabel("σ (spread of elementary effects)" + (f" ({unit})" if unit else ""))
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize="small", loc="upper left")
+    ax.grid(True, alpha=0.3)
+    out = sel.get("output", "")
+    ax.set_title(title if title is not None else f"Morris screening of {out}", fontsize="medium")
+    return fig
+
+
+def plot_samples(
+    ds,
+    var: str,
+    x: str | None = None,
+    sel: Mapping[str, Any] | None = None,
+    *,
+    title: str | None = None,
+):
+    """A sampled design's output against its inputs: one scatter panel per input.
+
+    ``x`` (an input coordinate along ``sample``) draws that panel only. Code
+    outputs are coloured by class.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure  # lazy: see module note
+
+    da = select(ds, var, sel)
+    if da.dims != ("sample",):
+        raise ConfigError(
+            f"{var} has dims {', '.join(da.dims)} after --sel: a sampled design plots along "
+            "'sample' (select the others with --sel)"
+        )
+    inputs = [c for c in da.coords if c != "sample" and da.coords[c].dims == ("sample",)]
+    if x is not None:
+        if x not in inputs:
+            raise ConfigError(
+                f"--x {x!r} is not an input of the design{_suggest(x, inputs)}; "
+                f"inputs: {', '.join(inputs)}"
+            )
+        inputs = [x]
+    n = len(inputs)
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(4.2 * cols, 3.4 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    y = np.asarray(da.values)
+    cats = _categories(da, var)
+    for ax, name in zip(axes, inputs, strict=False):
+        xs = np.asarray(da.coords[name].values, dtype=np.float64)
+        if cats is not None:
+            for v, lab, colour in cats:
+                m = y == v
+                if m.any():
+                    ax.scatter(
+                        xs[m], y[m].astype(float), s=8, color=colour, label=lab, edgecolors="none"
+                    )
+            ax.set_yticks([c[0] for c in cats], [c[1] for c in cats])
+        else:
+            ax.scatter(xs, y.astype(float), s=6, alpha=0.6, color="#4c72b0", edgecolors="none")
+            _scale_ticks(ax.yaxis, _display(da)[0], False, None)
+        log = _is_log(ds, da, name)
+        if log:
+            ax.set_xscale("log")
+        _scale_ticks(ax.xaxis, _display(da.coords[name])[0], log, xs)
+        ax.set_xlabel(_coord_label(da, name))
+        ax.set_ylabel(_label(da, var))
+        ax.grid(True, alpha=0.3)
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    if cats is not None and n:
+        axes[0].legend(fontsize="small", markerscale=2)
+    fig.suptitle(title if title is not None else _title(da, var), fontsize="medium")
     return fig
 
 

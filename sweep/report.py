@@ -15,7 +15,7 @@ import numpy as np
 from kernels.registry import REGISTRY, Registry
 
 from .plan import Plan
-from .units import human_bytes
+from .units import display_unit, format_quantity, human_bytes, pretty_unit
 
 __all__ = [
     "registry_table",
@@ -77,9 +77,11 @@ def registry_table(fmt: str = "text", registry: Registry | None = None) -> str:
     lines = ["INPUTS"]
     lines.append(f"  {'name':<18} {'unit':<18} {'default':>10}  {'range':<16} meaning")
     for i in ins:
+        f, _ = display_unit(i["unit"], [i["default"]])
+        # a small concentration's default in display units (100 nM), else in the stored unit
+        d = format_quantity(i["default"], i["unit"]) if f != 1.0 else f"{i['default']:.4g}"
         lines.append(
-            f"  {i['name']:<18} {i['unit'] or '-':<18} {i['default']:>10.4g}  {i['range']:<16} "
-            f"{i['meaning']}"
+            f"  {i['name']:<18} {i['unit'] or '-':<18} {d:>10}  {i['range']:<16} {i['meaning']}"
         )
     lines += ["", "OUTPUTS", f"  {'name':<22} {'unit':<10} {'type':<6} meaning"]
     for o in outs:
@@ -153,20 +155,24 @@ def status_report(st: dict[str, Any]) -> str:
 def plan_report(plan: Plan, path: Path, free: int) -> str:
     """``sweep plan``: points, dims, chunks, bytes, free disk, outputs and reductions."""
     spec = plan.spec
-    lines = [f"sweep     {spec.name}: {spec.description}"]
+    desc = (spec.description or "").strip()
+    lines = [f"sweep     {spec.name}" + (f": {desc}" if desc else "")]
     kind = f"{spec.design.method} design, seed {spec.design.seed}" if spec.design else "grid"
     lines.append(f"points    {spec.n_points:,} ({kind}, {spec.precision})")
     for a in spec.axes:
-        u = f" {a.unit}" if a.unit else ""
         lo, hi = (a.start, a.stop) if a.bounded else (a.values.min(), a.values.max())
+        f, du = display_unit(a.unit, [lo, hi])  # nM/µM for small concentrations
+        u = f" {du}" if du else ""
         lines.append(
-            f"  {a.name:<14} {a.spacing:<7} {lo:.6g} … {hi:.6g}{u}  ({a.size if not spec.design else 'sampled'})"
+            f"  {a.name:<14} {a.spacing:<7} {lo * f:.6g} … {hi * f:.6g}{u}  "
+            f"({a.size if not spec.design else 'sampled'})"
         )
     dims = " × ".join(f"{d}={n}" for d, n in zip(plan.dims, plan.shape, strict=True))
     lines.append(f"dims      {dims}")
     chunks = " × ".join(str(c) for c in plan.block_shape)
     lines.append(
-        f"chunks    {chunks}  ({plan.n_blocks} blocks of ≤ {plan.points_per_block:,} points)"
+        f"chunks    {chunks}  ({plan.n_blocks:,} block{'' if plan.n_blocks == 1 else 's'} "
+        f"of ≤ {plan.points_per_block:,} points)"
     )
     need = plan.output_bytes()
     lines.append(f"bytes     {human_bytes(need)} uncompressed; {human_bytes(free)} free at {path}")
@@ -174,13 +180,39 @@ def plan_report(plan: Plan, path: Path, free: int) -> str:
     for o in spec.outputs:
         spec_o = spec.registry.outputs[o]
         lines.append(
-            f"  {o:<22} {str(spec.output_dtype(o)):<8} {spec_o.unit or '-':<8} {spec_o.long_name}"
+            f"  {o:<22} {str(spec.output_dtype(o)):<8} {pretty_unit(spec_o.unit) or '-':<8} "
+            f"{spec_o.long_name}"
         )
     for r in spec.reduce:
         lines.append(f"reduce    {r.output}: {', '.join(r.stats)} over {', '.join(r.over)}")
     if not spec.keep_full:
         lines.append("keep_full false: only the reductions are stored")
     lines.append(f"store     {path}{' (exists)' if path.exists() else ''}")
+    return "\n".join(lines)
+
+
+def convergence_report(ds: Any, max_rows: int = 8) -> str:
+    """Sobol' ST of each output and input against the base samples N (from one design).
+
+    Stable digits down a column mean N is large enough; the last row is the
+    full estimate, the ± its bootstrap half-width.
+    """
+    if "ST_by_n" not in ds:
+        return ""
+    ns = [int(v) for v in ds["n_base"].values][-max_rows:]
+    st = np.asarray(ds["ST_by_n"].values)[-max_rows:]
+    conf = np.asarray(ds["ST_conf_by_n"].values)[-max_rows:]
+    inputs = [str(x) for x in ds["input"].values]
+    lines = ["convergence of ST over the base samples N (same evaluations)"]
+    for i, o in enumerate(str(x) for x in ds["output"].values):
+        lines.append("")
+        lines.append(f"{o}")
+        lines.append(f"  {'N':>7} " + " ".join(f"{x:>16}" for x in inputs))
+        for a, n in enumerate(ns):
+            cells = " ".join(
+                f"{st[a, i, j]:7.3f} ± {conf[a, i, j]:6.3f}" for j in range(len(inputs))
+            )
+            lines.append(f"  {n:>7} {cells}")
     return "\n".join(lines)
 
 

@@ -55,6 +55,8 @@ TOP_KEYS = (
     "keep_full",
     "design",
     "model",
+    "derived",
+    "residuals",
 )
 AXIS_KEYS = ("start", "stop", "num", "spacing", "values")
 DESIGN_METHODS = ("grid", "sobol", "lhs", "random", "saltelli", "morris")
@@ -418,6 +420,17 @@ def _parse_reduce(raw: Any, outputs: tuple[str, ...], axes: tuple[str, ...], reg
     return tuple(out)
 
 
+def _unknown_output(reg: Registry, o: Any) -> str:
+    """The message for an output ``o`` the registry does not know."""
+    t = reg.transporters.get(str(o).removeprefix("v_rev_")) if isinstance(o, str) else None
+    if t is not None and str(o).startswith("v_rev_") and not t.electrogenic:
+        return (
+            f"unknown output {o!r}: {t.name} is electroneutral (q = 0): no V_rev, its "
+            f"ΔG does not depend on V_m; use dG_{t.name} or mode_{t.name}"
+        )
+    return f"unknown output {o!r}{suggest(str(o), reg.outputs)}; see 'sweep list'"
+
+
 def parse_config(data: Mapping[str, Any]) -> SweepSpec:
     """Validate a config mapping and return a :class:`SweepSpec` (raises :class:`ConfigError`)."""
     try:
@@ -458,6 +471,12 @@ def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
             f"model = {model_raw!r} is not allowed: a mapping of choices, e.g. {{pump: cubic}}"
         )
     reg = reg.with_model(model_raw)  # unknown keys or values: one-line ValueError (below)
+    derived = None
+    if data.get("derived") is not None:  # expressions over outputs and inputs (lazy: pint)
+        from .expressions import resolve_derived, with_derived
+
+        derived = resolve_derived(data["derived"])
+        reg = with_derived(reg, derived)
 
     design = None
     draw = data.get("design")
@@ -547,11 +566,14 @@ def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
         raise ConfigError("outputs is empty: list the outputs to compute (see 'sweep list')")
     for o in outs_raw:
         if not isinstance(o, str) or o not in reg.outputs:
-            raise ConfigError(
-                f"unknown output {o!r}{suggest(str(o), reg.outputs)}; see 'sweep list'"
-            )
+            raise ConfigError(_unknown_output(reg, o))
     outputs = reg.resolve_outputs(outs_raw)
     requested = tuple(dict.fromkeys(outs_raw))
+    residuals = data.get("residuals", True)
+    if not isinstance(residuals, bool):
+        raise ConfigError(f"residuals = {residuals!r} is not allowed: must be true or false")
+    if not residuals:  # solvers' residual_* companions left out (status_* stays)
+        outputs = tuple(o for o in outputs if not o.startswith("residual_") or o in requested)
 
     axis_names = tuple(a.name for a in axes)
     dims = ("sample",) if design else axis_names
@@ -610,6 +632,10 @@ def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
         ),
         "model": dict(reg.model),
     }
+    if derived:
+        resolved["derived"] = derived
+    if not residuals:
+        resolved["residuals"] = False
     return SweepSpec(
         name=name,
         description=description,
@@ -670,6 +696,10 @@ def config_from_resolved(resolved: Mapping[str, Any]) -> dict[str, Any]:
     }
     if resolved["transporters"]:
         config["transporters"] = resolved["transporters"]
+    if resolved.get("derived"):
+        config["derived"] = resolved["derived"]
+    if resolved.get("residuals") is False:
+        config["residuals"] = False
     if resolved["design"] is not None:
         config["design"] = dict(resolved["design"])
     return config

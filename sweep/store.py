@@ -112,12 +112,18 @@ def variable_attrs(spec: SweepSpec, name: str) -> dict[str, Any]:
     }
     for k, v in o.attrs.items():
         attrs[k] = json.loads(json.dumps(v))
+    if "flag_values" in attrs:  # CF: a flag variable has flag_values/meanings, no units
+        del attrs["units"]
     return attrs
 
 
 def coord_attrs(spec: SweepSpec, name: str) -> dict[str, Any]:
     i = spec.registry.inputs[name]
-    return {"units": i.unit, "long_name": i.long_name, "description": i.description}
+    attrs = {"units": i.unit, "long_name": i.long_name, "description": i.description}
+    axis = next((a for a in spec.axes if a.name == name), None)
+    if axis is not None:  # how the axis was laid out (log: evenly spaced in ln x)
+        attrs["spacing"] = axis.spacing
+    return attrs
 
 
 def _write_template(path: Path, plan: Plan) -> None:
@@ -172,6 +178,7 @@ def _write_template(path: Path, plan: Plan) -> None:
 def store_attrs(spec: SweepSpec, plan: Plan | None) -> dict[str, Any]:
     """Provenance attributes of a store (and its blocks, given the plan)."""
     attrs = {
+        "Conventions": "CF-1.10",
         "title": spec.name,
         "description": spec.description,
         "config": json.dumps(spec.resolved, sort_keys=True),

@@ -38,7 +38,8 @@ def test_cli_run_matches_kernels_point_by_point(tmp_path, capsys):
     assert ds["mode_ncx"].dtype == np.int8 and ds["gaba_polarity"].dtype == np.int8
     assert ds["dG_ncx"].dtype == np.float64
     for v in ds.variables.values():
-        assert "units" in v.attrs and "long_name" in v.attrs
+        # CF: flag variables carry flag_values/flag_meanings instead of units
+        assert ("units" in v.attrs) != ("flag_values" in v.attrs) and "long_name" in v.attrs
     assert ds["na_i"].attrs["units"] == "mM" and ds["vm"].attrs["units"] == "mV"
     np.testing.assert_allclose(ds["ca_i"].values, [5e-5, 1e-4, 1e-3], rtol=1e-14)
     resolved = json.loads(ds.attrs["config"])

@@ -71,6 +71,9 @@ def text_coord(items: Sequence[str]) -> np.ndarray:
     return np.array([str(x) for x in items], dtype=np.str_)
 
 
-def sensitivity_store(spec: SweepSpec) -> str:
-    """``results/<name>.sensitivity.zarr``: the default store of local and global sensitivity."""
-    return f"results/{spec.name}.sensitivity.zarr"
+def sensitivity_store(spec: SweepSpec, method: str = "local") -> str:
+    """``results/<name>.<method>.zarr`` (method: local, sobol, morris): the default result store.
+
+    The method is in the name, so a Sobol' and a Morris analysis of one config never collide.
+    """
+    return f"results/{spec.name}.{method}.zarr"

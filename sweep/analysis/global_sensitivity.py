@@ -25,6 +25,7 @@ p. 398 (Ishigami function).
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -46,7 +47,14 @@ from ..design import (
 from ..driver import run
 from ..execute import check_scheduler, evaluate_plan
 from ..plan import make_plan
-from ..spec import ConfigError, SweepSpec, config_from_resolved, parse_config
+from ..spec import (
+    DEFAULT_CONFIG,
+    ConfigError,
+    SweepSpec,
+    config_from_resolved,
+    load_config,
+    parse_config,
+)
 from ..store import StoreError, check_store_target, result_attrs, write_dataset
 from .common import as_spec, check_outputs, text_coord
 from .common import sensitivity_store as default_store
@@ -58,6 +66,7 @@ __all__ = [
     "check_finite",
     "samples_config",
     "default_store",
+    "bounds_spec",
     "default_samples_store",
     "GLOBAL_CHUNK",
     "NUM_RESAMPLES",
@@ -221,6 +230,69 @@ def analyze(
                     for k, v in arr2.items()
                 }
             )
+        # convergence over N: SALib's Saltelli rows come in blocks of D+2 (2D+2 with
+        # S2) per base sample, so the first N' base samples are a design of their own
+        per = (2 * D + 2) if second_order else (D + 2)
+        n_total = X.shape[0] // per
+        ns = [m for m in (2**j for j in range(3, 64)) if m < n_total] + [n_total]
+        conv = {k: np.full((len(ns), len(outs), D), np.nan) for k in ("S1", "ST", "ST_conf")}
+        for a, m in enumerate(ns):
+            for i, o in enumerate(outs):
+                if o in constant or np.ptp(Ys[o][: m * per]) == 0:
+                    continue
+                if m == n_total:
+                    for k in conv:
+                        conv[k][a, i] = arr[k][i]
+                    continue
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    si = sobol_analyze.analyze(
+                        prob,
+                        Ys[o][: m * per],
+                        calc_second_order=second_order,
+                        num_resamples=int(num_resamples),
+                        conf_level=float(conf_level),
+                        seed=np.random.default_rng(seed),
+                    )
+                for k in conv:
+                    conv[k][a, i] = si[k]
+        dvars.update(
+            {
+                f"{k}_by_n": (
+                    ("n_base", "output", "input"),
+                    v,
+                    {
+                        **_index_attrs(k, conf_level),
+                        "convergence": "over the first n_base base samples",
+                    },
+                )
+                for k, v in conv.items()
+            }
+        )
+        conv_n = np.asarray(ns, dtype=np.int64)
+        # RBD-FAST (a given-data estimator: any sample will do) on the same evaluations
+        from SALib.analyze import rbd_fast  # lazy: as sobol above
+
+        rbd = {k: np.full((len(outs), D), np.nan) for k in ("S1_rbd_fast", "S1_rbd_fast_conf")}
+        for i, o in enumerate(outs):
+            if o in constant:
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                si = rbd_fast.analyze(
+                    prob,
+                    X,
+                    Ys[o],
+                    M=RBD_FAST_HARMONICS,
+                    num_resamples=int(num_resamples),
+                    conf_level=float(conf_level),
+                    seed=np.random.default_rng(seed),
+                )
+            rbd["S1_rbd_fast"][i] = np.asarray(si["S1"], dtype=np.float64)
+            rbd["S1_rbd_fast_conf"][i] = np.asarray(si["S1_conf"], dtype=np.float64)
+        dvars.update(
+            {k: (("output", "input"), v, _index_attrs(k, conf_level)) for k, v in rbd.items()}
+        )
         extra_attrs = {"constant_outputs": constant} if constant else {}
     else:
         if second_order:
@@ -259,6 +331,8 @@ def analyze(
         coords["input_upper"] = ("input", np.array(problem.upper), {"long_name": "upper bound"})
     if method == "sobol" and second_order:
         coords["input_2"] = ("input_2", text_coord(names))
+    if method == "sobol":
+        coords["n_base"] = ("n_base", conv_n, {"long_name": "base samples of the estimate"})
     attrs = {
         "method": method,
         "n_evaluations": int(X.shape[0]),
@@ -273,7 +347,12 @@ def analyze(
     return xr.Dataset(dvars, coords=coords, attrs=attrs)
 
 
+#: Harmonics of RBD-FAST (SALib's default M = 10; Tarantola et al. 2006 Reliab Eng Syst
+#: Saf 91:717; Plischke 2010 Reliab Eng Syst Saf 95:354 for the given-data estimate).
+RBD_FAST_HARMONICS = 10
+
 _INDEX_MEANING = {
+    "S1_rbd_fast": "first-order index by RBD-FAST on the same evaluations (given-data estimate)",
     "S1": "first-order Sobol' index (variance share of the input alone)",
     "ST": "total-order Sobol' index (variance share with all its interactions)",
     "S2": "second-order Sobol' index (variance share of the pair's interaction)",
@@ -368,7 +447,7 @@ def global_sensitivity(
         Some model outputs are not finite or their steady state did not converge
         (the message counts them).
     """
-    spec = as_spec(spec)
+    spec = bounds_spec(spec)
     check_method(method)
     n = check_n(method, n)
     seed = check_seed(seed)
@@ -424,6 +503,9 @@ def global_sensitivity(
         num_levels=num_levels,
         output_units={o: reg.outputs[o].unit for o in outs},
     )
+    ds = ds.assign(
+        dgsm_indices(spec, problem, X, {o: values[o] for o in outs}, conf_level=conf_level)
+    )
     extra = {
         "kind": "global",
         "method": method,
@@ -444,6 +526,127 @@ def global_sensitivity(
     if store is not None:
         write_dataset(ds, store, overwrite=overwrite)
     return ds
+
+
+def dgsm_indices(
+    spec: SweepSpec,
+    problem: GlobalProblem,
+    X: np.ndarray,
+    Y: Mapping[str, np.ndarray],
+    *,
+    conf_level: float = CONF_LEVEL,
+) -> dict[str, Any]:
+    """Derivative-based global sensitivity (DGSM) from the engine's autodiff gradients.
+
+    At the design's rows, ``jax.jacfwd`` of the point function gives ∂y/∂u_i
+    exactly (u the sampling space: ln x for log-uniform inputs, x otherwise;
+    implicit differentiation through steady states), with no finite
+    differences. Returned variables (dims output, input):
+
+    - ``dgsm_nu``: ν_i = E[(∂y/∂u_i)²] (output units² per u unit²);
+    - ``dgsm``: ν_i (b_i − a_i)² / π², SALib's DGSM index for a uniform u_i;
+    - ``dgsm_conf``: its normal-approximation half-width at ``conf_level``;
+    - ``dgsm_bound``: ``dgsm / Var(y)``, an upper bound of the total index
+      ST_i (Sobol' & Kucherenko 2009 Math Comput Simul 79:3009; Lamboni et
+      al. 2013 Math Comput Simul 87:45).
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        The sweep whose axes are the inputs (``problem.names``, in order).
+    problem : GlobalProblem
+        Bounds and log flags of the inputs.
+    X : numpy.ndarray
+        Rows × inputs, in the sampling space (as SALib samples).
+    Y : mapping
+        Output name → values at the rows (their variance normalises the bound).
+    conf_level : float
+        Confidence level of ``dgsm_conf``, in (0, 1).
+    """
+    import jax
+    import jax.numpy as jnp
+    from scipy.stats import norm
+
+    from ..execute import evaluate_function, spec_point_function
+
+    outs = list(Y)
+    point = spec_point_function(spec, outs)
+    logs = tuple(bool(g) for g in problem.log)
+
+    def phys(*u):
+        return point(*(jnp.exp(ui) if lg else ui for ui, lg in zip(u, logs, strict=True)))
+
+    def grads(*u):
+        jac = jax.jacfwd(lambda v: jnp.stack([jnp.asarray(y, v.dtype) for y in phys(*v)]))
+        return jac(jnp.stack(u))  # (outputs, inputs)
+
+    J = np.asarray(
+        evaluate_function(grads, np.asarray(X, dtype=np.float64), scheduler="synchronous")
+    )
+    sq = J**2  # rows, outputs, inputs
+    n = sq.shape[0]
+    width2 = np.array(
+        [
+            (math.log(b) - math.log(a)) ** 2 if lg else (b - a) ** 2
+            for a, b, lg in zip(problem.lower, problem.upper, logs, strict=True)
+        ]
+    )
+    nu = sq.mean(axis=0)
+    scale = width2[None, :] / math.pi**2
+    z = float(norm.ppf(0.5 + conf_level / 2))
+    conf = z * sq.std(axis=0, ddof=1) / math.sqrt(n) * scale
+    var = np.array([np.var(np.asarray(Y[o], dtype=np.float64)) for o in outs])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = np.where(var[:, None] > 0, nu * scale / var[:, None], np.nan)
+    dims = ("output", "input")
+    return {
+        "dgsm_nu": (
+            dims,
+            nu,
+            {
+                "long_name": "mean squared derivative E[(∂y/∂u)²]",
+                "description": "u = ln x (log-uniform inputs) or x; autodiff",
+            },
+        ),
+        "dgsm": (dims, nu * scale, {"long_name": "DGSM index ν (b − a)² / π²"}),
+        "dgsm_conf": (dims, conf, {"long_name": f"DGSM {conf_level:.0%} half-width"}),
+        "dgsm_bound": (
+            dims,
+            bound,
+            {
+                "units": "1",
+                "long_name": "DGSM upper bound of ST",
+                "description": "dgsm / Var(y) >= ST (Sobol' & Kucherenko 2009)",
+            },
+        ),
+    }
+
+
+def bounds_spec(spec: SweepSpec | str | Path | Mapping[str, Any] | None) -> SweepSpec:
+    """The spec of a config read for a global analysis, which uses only the axes' bounds.
+
+    An axis given by ``start``/``stop`` alone (no ``num``, no ``values``) is
+    accepted: it is read as the 2-point grid of its bounds (the analysis
+    samples its own design inside them; ``num`` would not be used).
+    """
+    if isinstance(spec, SweepSpec):
+        return spec
+    data = dict(spec) if isinstance(spec, Mapping) else load_config(spec or DEFAULT_CONFIG)
+    axes = data.get("axes")
+    if isinstance(axes, Mapping) and data.get("design") is None:
+        filled = {}
+        for k, body in axes.items():
+            if (
+                isinstance(body, Mapping)
+                and "start" in body
+                and "stop" in body
+                and "num" not in body
+                and "values" not in body
+            ):
+                body = {**body, "num": 2}
+            filled[k] = body
+        data["axes"] = filled
+    return as_spec(data)
 
 
 def default_samples_store(spec: SweepSpec, method: str) -> str:

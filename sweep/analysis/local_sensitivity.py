@@ -44,6 +44,7 @@ from ..execute import BlockRunner, check_scheduler, dispatch, point_function
 from ..plan import Plan, make_plan
 from ..spec import ConfigError, SweepSpec, spec_from_canonical
 from ..store import RegionWriter, coord_attrs, result_attrs, variable_attrs, write_dataset
+from ..units import derivative_unit
 from .common import as_spec, check_outputs, parse_names, text_coord
 from .common import sensitivity_store as default_store
 
@@ -189,6 +190,13 @@ def _local_attrs(spec: SweepSpec, o: str, wrt: Sequence[str]) -> dict[str, Any]:
         "output": o,
         "output_scale": "log" if log_y else "linear",
         "output_units": out.unit,
+        # each derivative's own unit (sweep.units.derivative selects one with it)
+        "units_by_wrt": {
+            w: derivative_unit(
+                unit, "" if spec.registry.inputs[w].concentration else spec.registry.inputs[w].unit
+            )
+            for w in wrt
+        },
     }
 
 

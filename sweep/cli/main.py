@@ -64,6 +64,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _resume_hint(args: argparse.Namespace) -> str | None:
+    """The command that completes the interrupted one: its config and store, with --resume.
+
+    None for commands that keep no partial work (they are simply run again).
+    """
+    import shlex
+
+    if args.command not in ("run", "sensitivity") or (
+        args.command == "sensitivity" and not getattr(args, "method", None)
+    ):
+        return None
+    words = ["sweep", str(args.command)]
+    if getattr(args, "config", None):
+        words.append(shlex.quote(str(args.config)))
+    if args.command == "sensitivity" and getattr(args, "method", None):
+        words += ["--global", str(args.method)]
+    for flag in ("store", "samples_store"):
+        if getattr(args, flag, None):
+            words += [f"--{flag.replace('_', '-')}", shlex.quote(str(getattr(args, flag)))]
+    return " ".join([*words, "--resume"])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``sweep``; returns the exit status."""
     parser = build_parser()
@@ -83,8 +105,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return EXIT_OK
     except KeyboardInterrupt:
+        hint = _resume_hint(args)
         print(
-            "sweep: interrupted; finished blocks are kept: complete with 'sweep run CONFIG --resume'",
+            f"sweep: interrupted; finished blocks are kept: complete with '{hint}'"
+            if hint
+            else "sweep: interrupted",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED

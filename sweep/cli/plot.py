@@ -16,6 +16,8 @@ def add_parsers(sub: Any) -> None:
     """Add ``sweep plot`` to the CLI's sub-parsers."""
     p = sub.add_parser(
         "plot",
+        usage="sweep plot STORE VAR -o FILE.png [--x AXIS] [--y AXIS] [--sel AXIS=VALUE ...] "
+        "[--dpi DPI] [--boundary STORE] [--title TITLE]",
         help="phase map, line or bar plot of a store variable",
         description=(
             "Plot VAR from a store: a phase map with --x and --y (codes categorical, signed "
@@ -36,7 +38,10 @@ def add_parsers(sub: Any) -> None:
         default=[],
         help="select the other dimensions (nearest value)",
     )
-    p.add_argument("-o", "--out", metavar="FILE.png", help="image file to write (required)")
+    req = p.add_argument_group("required")
+    # required, but checked in cmd_plot (a one-line error naming -o), so argparse keeps it
+    # optional; the usage line and this group show it as required
+    req.add_argument("-o", "--out", metavar="FILE.png", help="image file to write")
     p.add_argument("--dpi", default=str(DEFAULT_DPI), help=f"resolution (default {DEFAULT_DPI})")
     p.add_argument(
         "--boundary", metavar="STORE", help="overlay a 'sweep boundary --along' store on a map"

@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..driver import init, run
+from ..driver import init, plan_for_shards, plural, run, shard_warning
 from ..execute import free_disk
 from ..plan import make_plan
 from ..report import plan_report, registry_table, status_report, store_summary
 from ..spec import ConfigError, load_spec
 from ..store import check_parent, store_status
 from ..units import human_bytes
-from .common import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, SCHEDULER_HELP
+from .common import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, SCHEDULER_HELP, number
 
 __all__ = ["add_parsers"]
 
@@ -51,8 +51,14 @@ def add_parsers(sub: Any) -> None:
         "jobs fill.",
     )
     p.add_argument("config")
-    p.add_argument("--store")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--store", help="store path (default: the config's store)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    p.add_argument(
+        "--shards",
+        metavar="N",
+        help="size the blocks so that N shards (array tasks) each have work; "
+        "warns when N exceeds the blocks",
+    )
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser(
@@ -100,8 +106,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=args.progress,
     )
     rate = f"{res.points_per_second:,.0f} points/s" if res.points else "nothing to compute"
+    if args.shard and int(args.shard.split("/")[1]) > res.n_blocks:
+        print(
+            f"sweep: warning: --shard {args.shard}: the store has only "
+            f"{plural(res.n_blocks, 'block')}, so some shards have nothing to do "
+            f"(create it with 'sweep init CONFIG --shards {args.shard.split('/')[1]}')",
+            file=sys.stderr,
+        )
     print(
-        f"{res.store}: computed {len(res.computed)} of {res.n_blocks} blocks "
+        f"{res.store}: computed {len(res.computed)} of {plural(res.n_blocks, 'block')} "
         f"({res.points:,} points, {res.seconds:.2f} s, {rate}); skipped {res.skipped} already done"
     )
     if res.failed:
@@ -124,9 +137,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_init(args: argparse.Namespace) -> int:
     spec = load_spec(args.config)
-    path = init(spec, store=args.store, overwrite=args.overwrite)
-    plan = make_plan(spec)
-    print(f"initialised {path}: {plan.n_blocks} blocks; run shards with --shard I/N")
+    shards = number("--shards", args.shards, int, "an integer >= 1")
+    if shards is not None and shards < 1:
+        raise ConfigError(f"--shards {args.shards!r} is not allowed: an integer >= 1")
+    plan = plan_for_shards(spec, shards)
+    path = init(spec, store=args.store, overwrite=args.overwrite, shards=shards)
+    n = shards or "N"
+    print(
+        f"initialised {path}: {plural(plan.n_blocks, 'block')} of "
+        f"{plural(plan.points_per_block, 'point')}; run shards with --shard I/{n}"
+    )
+    warning = shard_warning(plan, shards) if shards else None
+    if warning:
+        print(f"sweep: warning: {warning}", file=sys.stderr)
     return EXIT_OK
 
 

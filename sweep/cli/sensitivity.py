@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from ..analysis.common import parse_names
-from ..analysis.global_sensitivity import NUM_RESAMPLES, global_sensitivity
+from ..analysis.global_sensitivity import NUM_RESAMPLES, bounds_spec, global_sensitivity
 from ..analysis.local_sensitivity import default_store, local_sensitivity
 from ..design import check_method
-from ..report import local_summary, ranked_table
+from ..report import convergence_report, local_summary, ranked_table
 from ..spec import ConfigError, load_spec
 from .common import EXIT_OK, SCHEDULER_HELP, number
 
@@ -61,7 +61,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument(
         "--outputs", metavar="O1,O2", help="outputs to analyse (default: the config's outputs)"
     )
-    p.add_argument("--store", help="store path (default results/<name>.sensitivity.zarr)")
+    p.add_argument("--store", help="store path (default results/<name>.<local|sobol|morris>.zarr)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
     p.add_argument(
         "--samples-store",
@@ -105,8 +105,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         check_method(args.method)
         if args.wrt is not None:
             raise ConfigError("--wrt applies to --local; --global uses every axis as an input")
-    spec = load_spec(args.config)
-    path = Path(args.store or default_store(spec))
+    spec = load_spec(args.config) if args.local else bounds_spec(args.config)
+    path = Path(args.store or default_store(spec, "local" if args.local else args.method))
     # the scheduler and the store are checked by the analysis, before it computes
     if args.local:
         ds = local_sensitivity(
@@ -137,6 +137,10 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
             resume=args.resume,
         )
         print(ranked_table(ds))
+        conv = convergence_report(ds)
+        if conv:
+            print()
+            print(conv)
     print(f"store     {path}: open with xarray.open_zarr({str(path)!r})")
     sys.stdout.flush()
     return EXIT_OK
