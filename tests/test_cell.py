@@ -167,7 +167,7 @@ def test_default_state_is_a_resting_mature_neuron():
     assert r["vm_cell"] == pytest.approx(-70.981, abs=1e-3)
     assert r["na_i_cell"] == pytest.approx(12.001, abs=1e-3)
     assert r["gaba_polarity_cell"] == -1  # mature: hyperpolarizing at rest
-    assert r["tau_cell"] == pytest.approx(17.87, abs=0.01)
+    assert r["tau_cell"] == pytest.approx(19.60, abs=0.01)
 
 
 def test_saturating_pump_reaches_the_same_state_with_its_documented_capacity():
@@ -389,8 +389,11 @@ def test_time_course_relaxes_to_the_steady_state(over):
     r, q = _state(over)
     w = r["volume_cell"]
     n_ss = np.array([r["na_i_cell"], r["k_i_cell"], r["cl_i_cell"]]) * w
-    # a perturbation that moves no charge (as any membrane transport must): +Na, +Cl
-    n0 = n_ss + np.array([4.0, 0.0, 4.0])
+    # a perturbation that keeps the conserved charge n_Na + n_K − n_Cl − [HCO₃⁻]ᵢ·w (as any
+    # transport must, the clamped HCO₃⁻ bringing its Na⁺): +Na⁺ and +Cl⁻ in the ratio
+    # Δn_Cl/Δn_Na = (osm_o − 2[HCO₃⁻]ᵢ)/osm_o
+    osm, h = q["osm_o"], q["hco3_i"]
+    n0 = n_ss + np.array([4.0, 0.0, 4.0 * (osm - 2 * h) / osm])
     sol = solve_ivp(_ode_rhs, (0, 40 * 60.0), n0, args=(q,), method="LSODA", rtol=1e-10, atol=1e-12)
     assert sol.success
     np.testing.assert_allclose(sol.y[:, -1], n_ss, rtol=1e-6)
