@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -12,11 +11,16 @@ from .plan import Plan, make_plan, parse_shard
 from .reduce import finalize_reductions
 from .spec import ConfigError, SweepSpec, load_spec
 from .store import (
+    MANIFEST_DIR,
     Manifest,
     StoreError,
+    StoreLock,
     check_compatible,
+    check_parent,
+    check_unlocked,
     create_store,
     finalize_store,
+    lock_path,
     read_attrs,
 )
 
@@ -90,7 +94,9 @@ def init(
     path = Path(store or spec.store)
     check_disk(plan, path)
     configure_jax()
-    return create_store(plan, path, overwrite=overwrite)
+    check_parent(path)
+    with StoreLock(lock_path(path), "sweep init", what=f"store {str(path)!r}"):
+        return create_store(plan, path, overwrite=overwrite)
 
 
 def run(
@@ -133,26 +139,39 @@ def run(
     path = Path(store or spec.store)
     configure_jax(device)
 
-    exists = path.exists()
     if shard_t is not None:
-        if not exists:
+        check_unlocked(path)  # shards write concurrently, never beside a whole-store writer
+        if not path.exists():
             raise StoreError(
                 f"--shard needs an initialised store: run 'sweep init CONFIG' first "
                 f"({str(path)!r} does not exist)"
             )
-        check_compatible(path, spec)
-    elif exists and resume:
-        check_compatible(path, spec)
-    elif exists and not overwrite:
-        raise StoreError(
-            f"store {str(path)!r} already exists: use --overwrite to replace it "
-            "or --resume to complete it"
-        )
-    else:
-        check_disk(plan, path)
-        create_store(plan, path, overwrite=overwrite)
+        check_compatible(path, spec, plan)
+        return _run_blocks(plan, path, shard_t, scheduler, progress)
+    check_parent(path)  # before the lock file beside it is written
+    command = "sweep run" + (" --overwrite" if overwrite else " --resume" if resume else "")
+    with StoreLock(lock_path(path), command, what=f"store {str(path)!r}"):
+        exists = path.exists()
+        if exists and resume:
+            check_compatible(path, spec, plan)
+        elif exists and not overwrite:
+            raise StoreError(
+                f"store {str(path)!r} already exists: use --overwrite to replace it "
+                "or --resume to complete it"
+            )
+        else:
+            check_disk(plan, path)
+            create_store(plan, path, overwrite=overwrite)
+        return _run_blocks(plan, path, None, scheduler, progress)
 
+
+def _run_blocks(
+    plan: Plan, path: Path, shard_t: tuple[int, int] | None, scheduler: str, progress: bool | None
+) -> RunResult:
     manifest = Manifest(path)
+    for d in (manifest.done_dir, manifest.failed_dir):
+        # a store copied without its hidden manifest: its blocks are recomputed
+        d.mkdir(parents=True, exist_ok=True)
     done = manifest.done()
     mine = plan.shard_blocks(shard_t)
     todo = [b for b in mine if b not in done]
@@ -184,19 +203,27 @@ def finalize(plan: Plan, path: Path, *, exclusive: bool = False) -> bool:
     """Combine reductions, mark complete and consolidate (idempotent).
 
     Concurrent shards that finish together race here: with ``exclusive`` only
-    the one that creates the lock file finalizes (the others report the store
-    as theirs-but-not-yet-complete). A driver that died while finalizing leaves
-    the lock; ``sweep run --resume`` finalizes regardless.
+    the one that takes the finalize lock (``.sweep/finalizing``: pid, host,
+    time) finalizes; the others report the store as theirs-but-not-yet-complete.
+    A lock left by a driver that died while finalizing is stale (its process is
+    gone): it is reported and taken over by the next shard run or ``--resume``.
     """
     attrs = read_attrs(path)
     if attrs.get("complete"):
         return True
-    if exclusive:
-        try:
-            fd = os.open(path / ".sweep" / "finalizing", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            os.close(fd)
-        except FileExistsError:
+    lock = StoreLock(
+        path / MANIFEST_DIR / "finalizing", "finalize", what=f"finalizing of {str(path)!r}"
+    )
+    if not lock.try_acquire():
+        if exclusive:
             return False
-    finalize_reductions(path, plan)
-    finalize_store(path)
+        raise StoreError(
+            f"store {str(path)!r} is being finalized by {lock.holder()} (if that process is "
+            f"gone, delete {str(lock.lock)!r})"
+        )
+    try:
+        finalize_reductions(path, plan)
+        finalize_store(path)
+    finally:
+        lock.release()
     return True

@@ -214,7 +214,15 @@ class SweepSpec:
 
 
 def config_hash(resolved: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()
+    """SHA-256 of the resolved config, the order of its axes included.
+
+    Keys are sorted for a stable text, which would lose the order of ``axes``
+    (the order of the store's dimensions): it is hashed as well, so the same
+    axes listed in another order are another sweep.
+    """
+    text = json.dumps(resolved, sort_keys=True)
+    order = json.dumps(list(resolved.get("axes") or ()))
+    return hashlib.sha256(f"{text}\naxis order: {order}".encode()).hexdigest()
 
 
 class _NoObjectLoader(yaml.SafeLoader):

@@ -1,0 +1,261 @@
+"""Nothing lost, nothing wrong reported as complete: crash-safe overwrite and finalize,
+a config hash that sees axis order and blocks, one writer per store, verified chunks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from helpers import assert_identical, cli_code, failing_at, one_line, write_config
+
+from sweep.cli import main
+from sweep.store import aside_stores, lock_path
+
+GRID = {
+    "name": "rel",
+    "axes": {
+        "vm": {"start": "-100 mV", "stop": "20 mV", "num": 6},
+        "na_i": {"start": "5 mM", "stop": "40 mM", "num": 4, "spacing": "log"},
+        "k_o": {"values": ["3 mM", "5 mM", "8 mM"]},
+    },
+    "outputs": ["dG_ncx", "mode_ncx", "e_gaba"],
+    "chunks": {"vm": 2, "na_i": 2, "k_o": 2},
+    "reduce": [{"output": "mode_ncx", "stats": ["fraction_reverse"], "over": ["vm"]}],
+}
+
+
+def cfg_at(tmp_path: Path, name: str, **kw) -> tuple[Path, str]:
+    kw.setdefault("store", str(tmp_path / f"{name}.zarr"))
+    return write_config(tmp_path, GRID, f"{name}.yaml", **kw)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ref")
+    cfg, store = cfg_at(tmp, "ref")
+    assert main(["run", str(cfg), "--no-progress"]) == 0
+    return store
+
+
+def _sweep(argv: list[str], **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        cli_code(argv, **kw), env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+# --- 1. crash-safe --overwrite -----------------------------------------------------
+@pytest.mark.parametrize("step", ["replace:aside", "replace:swapped"])
+def test_kill_9_during_overwrite_never_leaves_a_store_called_complete(
+    tmp_path, reference, step, capsys
+):
+    cfg, store = cfg_at(tmp_path, "ow")
+    assert main(["run", str(cfg)]) == 0
+    p = _sweep(["run", str(cfg), "--overwrite"], kill_at=step)
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    capsys.readouterr()
+    if step == "replace:aside":
+        # the old store is whole, beside the path (never half-deleted in place)
+        assert not Path(store).exists()
+        (old,) = aside_stores(store)
+        assert_identical(reference, old)
+        assert main(["status", store]) == 2
+        assert "store aside" in one_line(capsys.readouterr().err)
+    else:
+        # the new template is in place, and nothing in it passes as complete
+        assert main(["status", store]) == 3
+    assert main(["run", str(cfg), "--resume"]) == 0
+    assert main(["status", store]) == 0
+    assert_identical(reference, store)
+
+
+def test_failure_during_overwrite_puts_the_old_store_back(tmp_path, reference):
+    cfg, store = cfg_at(tmp_path, "back")
+    assert main(["run", str(cfg)]) == 0
+    with failing_at("replace:aside"), pytest.raises(RuntimeError, match="injected"):
+        from sweep import run
+
+        run(str(cfg), overwrite=True, progress=False)
+    assert aside_stores(store) == []
+    assert main(["status", store]) == 0
+    assert_identical(reference, store)
+
+
+# --- 9. finalize: killed between its steps -------------------------------------------
+@pytest.mark.parametrize("step", ["finalize:consolidated", "finalize:complete"])
+def test_kill_9_while_finalizing_then_resume(tmp_path, reference, step):
+    cfg, store = cfg_at(tmp_path, "fin")
+    p = _sweep(["run", str(cfg)], kill_at=step)
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    attrs = json.loads((Path(store) / "zarr.json").read_text())
+    # consolidated before it is marked complete: complete implies consolidated
+    assert attrs.get("consolidated_metadata")
+    assert attrs["attributes"]["complete"] is (step == "finalize:complete")
+    assert main(["run", str(cfg), "--resume"]) == 0
+    assert main(["status", store]) == 0
+    assert_identical(reference, store)
+
+
+def test_shard_killed_while_finalizing_leaves_no_blocking_lock(tmp_path, reference):
+    cfg, store = cfg_at(tmp_path, "sh")
+    assert main(["init", str(cfg)]) == 0
+    p = _sweep(["run", str(cfg), "--shard", "0/1"], kill_at="finalize:consolidated")
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    assert (Path(store) / ".sweep" / "finalizing").exists()
+    r = _sweep(["run", str(cfg), "--shard", "0/1"])
+    assert r.returncode == 0, r.stderr
+    assert "stale lock" in r.stderr and "store complete" in r.stdout
+    assert_identical(reference, store)
+
+
+def test_retry_after_a_failure_past_the_chunk_write_succeeds(tmp_path, reference, monkeypatch):
+    # outputs that repeat along an axis are copied from the first block's chunk: a retry
+    # of that same block must write it again, not copy the file onto itself
+    from sweep import store as st
+
+    cfg, store = cfg_at(tmp_path, "retry")
+    real = st.Manifest.mark_done
+    seen: set[int] = set()
+
+    def flaky(self, block, digests=None):
+        if block not in seen:
+            seen.add(block)
+            raise OSError("injected failure after the chunk write")
+        return real(self, block, digests)
+
+    monkeypatch.setattr(st.Manifest, "mark_done", flaky)
+    assert main(["run", str(cfg), "--scheduler", "synchronous"]) == 0
+    assert_identical(reference, store)
+
+
+def test_resume_recreates_a_missing_manifest(tmp_path, reference):
+    import shutil
+
+    cfg, store = cfg_at(tmp_path, "nomani")
+    assert main(["run", str(cfg)]) == 0
+    shutil.rmtree(Path(store) / ".sweep")
+    assert main(["run", str(cfg), "--resume"]) == 0
+    assert_identical(reference, store)
+
+
+# --- 2. the config hash sees the axis order; the blocks must match --------------------
+def _reordered(tmp_path: Path, store: str) -> Path:
+    d = json.loads(json.dumps(GRID))
+    d["axes"] = dict(reversed(list(d["axes"].items())))
+    cfg, _ = write_config(tmp_path, d, "reordered.yaml", store=store)
+    return cfg
+
+
+def test_resume_and_shard_with_reordered_axes_are_refused(tmp_path, capsys):
+    cfg, store = cfg_at(tmp_path, "order")
+    assert main(["init", str(cfg)]) == 0
+    other = _reordered(tmp_path, store)
+    for extra in (["--resume"], ["--shard", "0/2"]):
+        capsys.readouterr()
+        assert main(["run", str(other), *extra]) == 2
+        err = one_line(capsys.readouterr().err)
+        assert "axes in another order" in err and "vm, na_i, k_o" in err
+    assert not any((Path(store) / ".sweep" / "done").iterdir())
+
+
+def test_resume_with_other_blocks_is_refused(tmp_path, capsys):
+    cfg, store = cfg_at(tmp_path, "blocks")
+    assert main(["init", str(cfg)]) == 0
+    from sweep import load_spec, make_plan
+    from sweep.driver import run
+
+    spec = load_spec(cfg)
+    plan = make_plan(spec)
+    zj = Path(store) / "zarr.json"
+    meta = json.loads(zj.read_text())
+    meta["attributes"]["block_shape"] = [1, 1, 1]
+    zj.write_text(json.dumps(meta))
+    with pytest.raises(Exception, match="cut into blocks of"):
+        run(spec, resume=True, progress=False)
+    assert plan.n_blocks == 12
+
+
+def test_resume_of_an_analysis_store_is_refused(tmp_path, capsys):
+    cfg, store = cfg_at(tmp_path, "bnd")
+    assert (
+        main(["boundary", str(cfg), "--output", "dG_ncx", "--along", "vm", "--store", store]) == 0
+    )
+    capsys.readouterr()
+    assert main(["run", str(cfg), "--resume"]) == 2
+    assert "result of an analysis" in one_line(capsys.readouterr().err)
+
+
+# --- 3. one writer per store ------------------------------------------------------------
+def test_two_writers_on_one_store(tmp_path, reference, capsys):
+    cfg, store = cfg_at(tmp_path, "two")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    a = subprocess.Popen(
+        cli_code(["run", str(cfg), "--scheduler", "synchronous"], delay=0.3),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lock = lock_path(store)
+    t0 = time.time()
+    while not lock.exists() and time.time() - t0 < 120 and a.poll() is None:
+        time.sleep(0.02)
+    info = json.loads(lock.read_text())
+    assert info["pid"] == a.pid and info["host"] == socket.gethostname() and info["time"]
+    for argv in (["run", str(cfg), "--overwrite"], ["run", str(cfg), "--resume"]):
+        assert main(argv) == 2
+        err = one_line(capsys.readouterr().err)
+        assert f"pid {a.pid}" in err and "one writer per store" in err
+    assert main(["run", str(cfg), "--shard", "0/2"]) == 2
+    assert "shards wait" in one_line(capsys.readouterr().err)
+    out, err = a.communicate(timeout=300)
+    assert a.returncode == 0, err
+    assert not lock.exists()
+    assert_identical(reference, store)
+
+
+def test_stale_lock_is_reported_and_taken_over(tmp_path, reference):
+    cfg, store = cfg_at(tmp_path, "stale")
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
+    lock = lock_path(store)
+    lock.write_text(json.dumps({"pid": int(dead), "host": socket.gethostname(), "time": "t"}))
+    r = _sweep(["run", str(cfg)])
+    assert r.returncode == 0, r.stderr
+    assert "stale lock" in r.stderr and f"pid {dead}" in r.stderr
+    assert not lock.exists()
+    # a lock from another host cannot be checked: refused, naming the file to delete
+    lock.write_text(json.dumps({"pid": 1, "host": "elsewhere.example", "time": "t"}))
+    r = _sweep(["run", str(cfg), "--overwrite"])
+    assert r.returncode == 2 and str(lock) in r.stderr and "elsewhere.example" in r.stderr
+    assert_identical(reference, store)
+
+
+# --- 11. damaged chunks are found ---------------------------------------------------------
+def test_status_verify_finds_deleted_and_zeroed_chunks(tmp_path, capsys):
+    cfg, store = cfg_at(tmp_path, "ver")
+    assert main(["run", str(cfg)]) == 0
+    assert main(["status", store, "--verify"]) == 0
+    assert "verified  12 block(s); 0 damaged" in capsys.readouterr().out
+    chunks = sorted((Path(store) / "dG_ncx" / "c").rglob("*"))
+    files = [c for c in chunks if c.is_file()]
+    files[0].unlink()
+    files[1].write_bytes(b"\0" * files[1].stat().st_size)
+    assert main(["status", store]) == 0  # without --verify: only the markers are read
+    capsys.readouterr()
+    assert main(["status", store, "--verify"]) == 3
+    out = capsys.readouterr().out
+    assert "2 damaged" in out and "is missing" in out and "has changed" in out
+    assert main(["status", store, "--verify", "--json"]) == 3
+    assert len(json.loads(capsys.readouterr().out)["verify"]["bad"]) == 2
+    np.testing.assert_equal(xr.open_zarr(store)["vm"].size, 6)
