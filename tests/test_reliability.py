@@ -259,3 +259,47 @@ def test_status_verify_finds_deleted_and_zeroed_chunks(tmp_path, capsys):
     assert main(["status", store, "--verify", "--json"]) == 3
     assert len(json.loads(capsys.readouterr().out)["verify"]["bad"]) == 2
     np.testing.assert_equal(xr.open_zarr(store)["vm"].size, 6)
+
+
+# --- 4. reductions say how many points they summarise ------------------------------------
+FAILING = {
+    "name": "fails",
+    "axes": {
+        "vm": {"start": "-200 mV", "stop": "200 mV", "num": 10},
+        "na_i": {"values": ["1 mM", "50 mM", "140 mM"]},
+        "ibar_pmca": {"values": ["0 uA/cm**2", "0.0673 uA/cm**2"]},
+    },
+    "outputs": ["ca_i_ss"],
+    "chunks": {"vm": 4},
+}
+
+
+def test_reductions_store_the_count_of_valid_points(tmp_path):
+    full, full_store = write_config(tmp_path, FAILING, "full.yaml")
+    assert main(["run", str(full)]) == 0
+    red = {"output": "ca_i_ss", "stats": ["mean", "min", "max"], "over": ["vm"]}
+    cfg, store = write_config(
+        tmp_path,
+        FAILING,
+        "red.yaml",
+        store=str(tmp_path / "red.zarr"),
+        keep_full=False,
+        reduce=[red],
+    )
+    assert main(["run", str(cfg)]) == 0
+    f = xr.open_zarr(full_store).load()
+    ds = xr.open_zarr(store).load()
+    valid = np.isfinite(f["ca_i_ss"]).sum("vm")
+    assert 0 < int((valid < 10).sum()), "the case must contain failed points"
+    # failed points carry a non-zero status, and the count says how many points remain
+    assert (np.isfinite(f["ca_i_ss"]) == (f["status_ca_i_ss"] == 0)).all()
+    for s in ("mean", "min", "max"):
+        c = ds[f"ca_i_ss_{s}_count"]
+        np.testing.assert_array_equal(c.values, valid.values)
+        assert c.attrs["count_of"] == f"ca_i_ss_{s}" and c.attrs["units"] == "1"
+    np.testing.assert_allclose(ds["ca_i_ss_mean"], f["ca_i_ss"].mean("vm"), rtol=1e-12)
+    # the in-memory evaluation has the same variables
+    from sweep import evaluate_grid, load_spec
+
+    mem = evaluate_grid(load_spec(cfg))
+    np.testing.assert_array_equal(mem["ca_i_ss_mean_count"].values, valid.values)
