@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 import time
 from pathlib import Path
@@ -74,6 +75,20 @@ class Progress:
             self._bar.stop()
 
 
+def check_reachable(scheduler: str, timeout: float = 5.0) -> None:
+    """A ``tcp://HOST:PORT`` scheduler must accept a connection before anything is written."""
+    if not scheduler.startswith("tcp://"):
+        return
+    host, _, port = scheduler[len("tcp://") :].rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"--scheduler {scheduler!r}: cannot reach the dask scheduler ({exc.strerror or exc})"
+        ) from None
+
+
 def _region_points(plan: Plan, block: int) -> int:
     n = 1
     for s in plan.block_slices(block):
@@ -135,6 +150,7 @@ def run(
         raise ConfigError("--overwrite and --resume cannot be combined: choose one")
     shard_t = parse_shard(shard) if isinstance(shard, str) or shard is None else shard
     check_scheduler(scheduler)
+    check_reachable(scheduler)
     plan = make_plan(spec)
     path = Path(store or spec.store)
     configure_jax(device)

@@ -441,6 +441,12 @@ class RunResult:
 
 
 # --- the dispatcher ----------------------------------------------------------------
+def max_local_workers() -> int:
+    """Most workers of ``local:N``: 4 per CPU core, at least 8 (an assumption: more
+    worker processes than that only contend for the cores and memory)."""
+    return max(8, 4 * (os.cpu_count() or 1))
+
+
 def check_scheduler(scheduler: str) -> None:
     """Raise ``ConfigError`` for a scheduler name the engine cannot use.
 
@@ -450,14 +456,23 @@ def check_scheduler(scheduler: str) -> None:
         raise ConfigError(
             f"--scheduler {scheduler!r} is not allowed: must be one of {', '.join(SCHEDULERS)}"
         )
-    if scheduler in _LOCAL_SCHEDULERS or scheduler.startswith("tcp://"):
+    if scheduler in _LOCAL_SCHEDULERS:
         return
-    if scheduler.startswith("local:"):
-        n = scheduler.split(":", 1)[1]
-        if n.isdigit() and int(n) >= 1:
+    if scheduler.startswith("tcp://"):
+        host, _, port = scheduler[len("tcp://") :].rpartition(":")
+        if host and port.isdigit() and 1 <= int(port) <= 65535:
             return
         raise ConfigError(
-            f"--scheduler {scheduler!r} is not allowed: local:N needs an integer N >= 1"
+            f"--scheduler {scheduler[:80]!r} is not allowed: use tcp://HOST:PORT (PORT 1-65535)"
+        )
+    if scheduler.startswith("local:"):
+        n = scheduler.split(":", 1)[1]
+        most = max_local_workers()
+        if n.isdigit() and 1 <= int(n) <= most:
+            return
+        raise ConfigError(
+            f"--scheduler {scheduler[:80]!r} is not allowed: local:N needs an integer N >= 1 "
+            f"and at most {most} (4 worker processes per CPU core)"
         )
     raise ConfigError(
         f"--scheduler {scheduler!r} is not allowed: must be one of {', '.join(SCHEDULERS)}"

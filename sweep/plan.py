@@ -9,6 +9,7 @@ of block numbers, so concurrent shard processes never share a chunk.
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -149,13 +150,41 @@ class Plan:
         for r in self.spec.reduce:
             keep = [n for d, n in zip(self.dims, self.shape, strict=True) if d not in r.over]
             total += len(r.stats) * int(np.prod(keep, dtype=np.int64)) * 8
-        total += sum(len(v) * 8 for v in self.coords.values()) if self.spec.design else 0
+        if self.spec.design:  # sampled coordinates, counted without sampling them
+            total += self.spec.n_points * len(self.spec.axes) * 8
         return total
+
+
+def _memory_bytes() -> int | None:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def plan_memory_check(spec: SweepSpec) -> None:
+    """Refuse (``ConfigError``) a sampled design whose rows cannot fit in memory.
+
+    The rows are built whole (once in the driver, once in each worker
+    process); more than half of this machine's memory would end in an
+    out-of-memory kill after minutes, so it is refused at once.
+    """
+    if not spec.design:
+        return
+    need = 2 * spec.n_points * len(spec.axes) * 8
+    mem = _memory_bytes()
+    if mem is not None and need > mem // 2:
+        raise ConfigError(
+            f"design.n = {spec.design.n} is not allowed here: its {spec.n_points:,} rows take "
+            f"{need / 2**30:.3g} GiB, more than half of this machine's memory "
+            f"({mem / 2**30:.3g} GiB); lower design.n"
+        )
 
 
 def make_plan(spec: SweepSpec, block_bytes: int = BLOCK_BYTES_TARGET) -> Plan:
     """Choose block shapes: the config's ``chunks`` where given, else from ``block_bytes``."""
     shape = spec.shape
+    plan_memory_check(spec)
     auto = _auto_chunks(
         shape, sum(spec.output_dtype(o).itemsize for o in spec.outputs), block_bytes
     )

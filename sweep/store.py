@@ -51,7 +51,7 @@ from kernels.solvers import NOT_WRITTEN
 
 from .plan import Plan
 from .reduce import create_partials, reduction_vars
-from .spec import ConfigError, SweepSpec
+from .spec import ConfigError, SweepSpec, shorten
 
 __all__ = [
     "StoreError",
@@ -219,6 +219,18 @@ def check_parent(path: Path) -> None:
     p = parent
     while not p.exists():
         p = p.parent
+    try:
+        name_max = int(os.pathconf(p, "PC_NAME_MAX"))
+    except (OSError, ValueError):
+        name_max = 255
+    # beside the store go its temporary, set-aside and lock entries (".<name>.replaced-1234abcd")
+    most = name_max - len(f".{ASIDE_TAG}12345678")
+    for part in path.parts:
+        if len(os.fsencode(part)) > most:
+            raise ConfigError(
+                f"store = {shorten(str(path), 120)!r}: the name {shorten(part, 60)!r} is "
+                f"{len(os.fsencode(part))} bytes; at most {most} are allowed here"
+            )
     if not p.is_dir():
         raise ConfigError(f"store = {str(path)!r}: {str(p)!r} is a file, not a directory")
     if not os.access(p, os.W_OK):

@@ -303,3 +303,175 @@ def test_reductions_store_the_count_of_valid_points(tmp_path):
 
     mem = evaluate_grid(load_spec(cfg))
     np.testing.assert_array_equal(mem["ca_i_ss_mean_count"].values, valid.values)
+
+
+# --- 6 and 10. work bounded by the input, and one-line refusals (exit 2) -----------------
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        (BOMB, "aliases"),
+        ("name: x\naxes: " + "[" * 20000 + "]" * 20000 + "\n", "nested deeper"),
+        ("name: x\nname: y\n", "duplicate key 'name'"),
+        ("name: x\naxes:\n  vm: {start: -1 mV, start: 2 mV, num: 3}\n", "duplicate key 'start'"),
+        (b"name: \xff\xfe\n", "not UTF-8"),
+        ("# " + "x" * (2**20 + 10) + "\nname: x\n", "at most"),
+    ],
+)
+def test_hostile_yaml_is_refused_in_one_short_line(tmp_path, capsys, text, words):
+    p = tmp_path / "hostile.yaml"
+    p.write_bytes(text if isinstance(text, bytes) else text.encode())
+    for cmd in ("plan", "run"):
+        assert main([cmd, str(p), "--store", str(tmp_path / "h.zarr")]) == 2
+        err = one_line(capsys.readouterr().err)
+        assert words in err and len(err) < 700, err
+    assert not (tmp_path / "h.zarr").exists()
+
+
+def test_error_messages_echo_values_cut_short(tmp_path, capsys):
+    cfg, _ = write_config(tmp_path, GRID, "long.yaml", description=list(range(100000)))
+    assert main(["plan", str(cfg)]) == 2
+    err = one_line(capsys.readouterr().err)
+    assert "description" in err and "characters cut" in err and len(err) < 700
+
+
+def test_validation_and_planning_never_build_the_axes(tmp_path, capsys):
+    from sweep import load_spec, make_plan
+
+    big = {
+        "name": "big",
+        "axes": {
+            "vm": {"start": "-100 mV", "stop": "20 mV", "num": 10**8},
+            "na_i": {"start": "5 mM", "stop": "40 mM", "num": 10**8},
+        },
+        "outputs": ["dG_ncx"],
+    }
+    spec = load_spec(big)
+    plan = make_plan(spec)
+    assert spec.n_points == 10**16 and plan.n_blocks > 1
+    assert plan.output_bytes() == 10**16 * 8
+    assert all("values" not in vars(a) for a in spec.axes)  # no coordinate was generated
+    cfg, store = write_config(tmp_path, big, "big.yaml")
+    assert main(["plan", str(cfg)]) == 2
+    assert "is free" in one_line(capsys.readouterr().err)
+    assert main(["run", str(cfg)]) == 2
+    assert "is free" in one_line(capsys.readouterr().err) and not Path(store).exists()
+    # a range between valid endpoints is valid: values are generated only when read
+    one = load_spec({**big, "axes": {"vm": {"start": "-100 mV", "stop": "20 mV", "num": 7}}})
+    np.testing.assert_array_equal(one.axes[0].values, np.linspace(-100.0, 20.0, 7))
+    for bad, words in (
+        ({"vm": {"start": "-100 mV", "stop": "20 mV", "num": 2**28}}, "at most 134,217,728"),
+        (
+            {
+                f"{n}": {"start": "1 mM", "stop": "2 mM", "num": 10**7}
+                for n in ("na_i", "na_o", "k_i", "k_o", "cl_i")
+            },
+            r"2\^62",
+        ),
+    ):
+        with pytest.raises(Exception, match=words):
+            load_spec({**big, "axes": bad})
+
+
+@pytest.mark.parametrize(
+    "design, words",
+    [
+        ({"method": "sobol", "n": 10**30, "seed": 0}, "2^62"),
+        ({"method": "sobol", "n": 2**40, "seed": 0}, "half of this machine's memory"),
+        ({"method": "saltelli", "n": 2**45, "seed": 0}, "half of this machine's memory"),
+    ],
+)
+def test_designs_that_cannot_fit_are_refused_at_once(tmp_path, capsys, design, words):
+    d = {
+        "name": "des",
+        "axes": {
+            "vm": {"start": "-100 mV", "stop": "20 mV"},
+            "na_i": {"start": "5 mM", "stop": "40 mM"},
+        },
+        "outputs": ["dG_ncx"],
+        "design": design,
+    }
+    cfg, store = write_config(tmp_path, d, "des.yaml")
+    for cmd in ("plan", "run"):
+        assert main([cmd, str(cfg)]) == 2
+        assert words in one_line(capsys.readouterr().err)
+    assert not Path(store).exists()
+
+
+def test_sensitivity_n_that_cannot_fit_is_refused(tmp_path, capsys):
+    d = json.loads(json.dumps(GRID))
+    d["axes"].pop("k_o")
+    d.pop("chunks"), d.pop("reduce")
+    cfg, _ = write_config(tmp_path, d, "gsa.yaml")
+    argv = ["sensitivity", str(cfg), "--global", "sobol", "--n", str(2**40)]
+    argv += ["--output", "dG_ncx", "--store", str(tmp_path / "g.zarr")]
+    assert main(argv) == 2
+    assert "memory" in one_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    "scheduler, words",
+    [
+        ("local:99999999999", "at most"),
+        ("tcp://", "tcp://HOST:PORT"),
+        ("tcp://host:notaport", "tcp://HOST:PORT"),
+        ("tcp://127.0.0.1:1", "cannot reach"),
+    ],
+)
+def test_bad_schedulers_write_nothing(tmp_path, capsys, scheduler, words):
+    cfg, store = cfg_at(tmp_path, "sch")
+    assert main(["run", str(cfg), "--scheduler", scheduler]) == 2
+    assert words in one_line(capsys.readouterr().err)
+    assert not Path(store).exists() and not lock_path(store).exists()
+
+
+def test_contract_breaks_are_usage_errors(tmp_path, capsys):
+    cfg, store = cfg_at(tmp_path, "cb")
+    assert main(["run", str(cfg)]) == 0
+    capsys.readouterr()
+    # --overwrite through a symbolic link: refused, the store it points to kept
+    link = tmp_path / "link.zarr"
+    link.symlink_to(store)
+    assert main(["run", str(cfg), "--store", str(link), "--overwrite"]) == 2
+    assert "symbolic link" in one_line(capsys.readouterr().err)
+    assert main(["status", store]) == 0
+    # a store name longer than the file system allows
+    assert main(["run", str(cfg), "--store", str(tmp_path / ("x" * 300))]) == 2
+    assert "bytes; at most" in one_line(capsys.readouterr().err)
+    # adaptive levels beyond the grid
+    argv = ["boundary", str(cfg), "--output", "dG_ncx", "--adaptive", "--levels", "100"]
+    assert main([*argv, "--store", str(tmp_path / "b.zarr")]) == 2
+    assert "--levels 100 is not allowed" in one_line(capsys.readouterr().err)
+    # plot onto a directory
+    assert (
+        main(
+            ["plot", store, "dG_ncx", "--x", "vm", "--sel", "na_i=5", "k_o=3", "-o", str(tmp_path)]
+        )
+        == 2
+    )
+    assert "is a directory" in one_line(capsys.readouterr().err)
+    # an empty zarr.json
+    capsys.readouterr()
+    (Path(store) / "zarr.json").write_text("")
+    assert main(["status", store]) == 2
+    assert "empty or not JSON" in one_line(capsys.readouterr().err)
+    assert main(["run", str(cfg), "--resume"]) == 2
+    assert "empty or not JSON" in one_line(capsys.readouterr().err)
+
+
+def test_plot_warns_on_an_incomplete_store(tmp_path, capsys):
+    from helpers import failing_blocks
+
+    cfg, store = cfg_at(tmp_path, "inc")
+    with failing_blocks({0}):
+        assert main(["run", str(cfg)]) == 1
+    capsys.readouterr()
+    out = tmp_path / "m.png"
+    argv = ["plot", store, "dG_ncx", "--x", "vm", "--sel", "na_i=5", "k_o=3", "-o", str(out)]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "is not complete (1 of 12 blocks missing" in err and "--resume" in err
