@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from .execute import RunResult, check_disk, check_scheduler, configure_jax, execute_blocks
@@ -163,6 +165,7 @@ def run(
                 f"({str(path)!r} does not exist)"
             )
         check_compatible(path, spec, plan)
+        check_writable(path)
         return _run_blocks(plan, path, shard_t, scheduler, progress)
     check_parent(path)  # before the lock file beside it is written
     command = "sweep run" + (" --overwrite" if overwrite else " --resume" if resume else "")
@@ -170,6 +173,7 @@ def run(
         exists = path.exists()
         if exists and resume:
             check_compatible(path, spec, plan)
+            check_writable(path)
         elif exists and not overwrite:
             raise StoreError(
                 f"store {str(path)!r} already exists: use --overwrite to replace it "
@@ -179,6 +183,16 @@ def run(
             check_disk(plan, path)
             create_store(plan, path, overwrite=overwrite)
         return _run_blocks(plan, path, None, scheduler, progress)
+
+
+def check_writable(path: Path) -> None:
+    """An existing store to complete must be writable (checked before any compute)."""
+    for d in (path, path / MANIFEST_DIR, path / MANIFEST_DIR / "done"):
+        if d.is_dir() and not os.access(d, os.W_OK):
+            raise StoreError(
+                f"store {str(path)!r} is read-only ({str(d)!r} is not writable): "
+                "it cannot be completed here"
+            )
 
 
 def _run_blocks(
@@ -206,6 +220,11 @@ def _run_blocks(
     t0 = time.perf_counter()
     try:
         execute_blocks(plan, path, todo, scheduler=scheduler, on_done=on_done)
+    except BrokenProcessPool as exc:  # a worker process died (killed, out of memory)
+        finished = manifest.done()
+        for b in todo:
+            if b not in finished and b not in result.failed:
+                result.failed[b] = f"a worker process died ({type(exc).__name__}: {exc})"
     finally:
         result.seconds = time.perf_counter() - t0
         bar.close()

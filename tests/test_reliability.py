@@ -475,3 +475,45 @@ def test_plot_warns_on_an_incomplete_store(tmp_path, capsys):
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "is not complete (1 of 12 blocks missing" in err and "--resume" in err
+
+
+# --- 9. recovery paths ----------------------------------------------------------------------
+def test_a_dead_worker_process_is_a_failed_block_with_a_resume_hint(
+    tmp_path, reference, monkeypatch, capsys
+):
+    from concurrent.futures.process import BrokenProcessPool
+
+    from sweep import driver
+
+    real = driver.execute_blocks
+
+    def dies_after_two(plan, path, todo, *, scheduler, on_done):
+        real(plan, path, todo[:2], scheduler="synchronous", on_done=on_done)
+        raise BrokenProcessPool("A child process terminated abruptly")
+
+    cfg, store = cfg_at(tmp_path, "broken")
+    monkeypatch.setattr(driver, "execute_blocks", dies_after_two)
+    assert main(["run", str(cfg), "--scheduler", "processes"]) == 1
+    err = capsys.readouterr().err
+    assert "a worker process died" in err and "rerun with --resume" in err
+    assert "internal error" not in err
+    monkeypatch.setattr(driver, "execute_blocks", real)
+    assert main(["run", str(cfg), "--resume"]) == 0
+    assert "computed 10 of 12 blocks" in capsys.readouterr().out
+    assert_identical(reference, store)
+
+
+def test_resume_of_a_read_only_store_is_refused_before_compute(tmp_path, monkeypatch, capsys):
+    from sweep import driver
+
+    cfg, store = cfg_at(tmp_path, "ro")
+    assert main(["init", str(cfg)]) == 0
+    capsys.readouterr()
+    real = os.access
+    monkeypatch.setattr(
+        driver.os, "access", lambda p, mode: False if str(p).startswith(store) else real(p, mode)
+    )
+    for extra in (["--resume"], ["--shard", "0/2"]):
+        assert main(["run", str(cfg), *extra]) == 2
+        assert "is read-only" in one_line(capsys.readouterr().err)
+    assert not any((Path(store) / ".sweep" / "done").iterdir())
