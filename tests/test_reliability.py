@@ -517,3 +517,10 @@ def test_resume_of_a_read_only_store_is_refused_before_compute(tmp_path, monkeyp
         assert main(["run", str(cfg), *extra]) == 2
         assert "is read-only" in one_line(capsys.readouterr().err)
     assert not any((Path(store) / ".sweep" / "done").iterdir())
+
+
+# --- 12. the disk estimate says what it is ----------------------------------------------------
+def test_plan_says_the_size_is_an_upper_bound(tmp_path, capsys):
+    cfg, _ = cfg_at(tmp_path, "ub")
+    assert main(["plan", str(cfg)]) == 0
+    assert "(uncompressed: an upper bound)" in capsys.readouterr().out

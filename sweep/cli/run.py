@@ -182,7 +182,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     need = plan.output_bytes()
     if need > free:
         raise ConfigError(
-            f"the store would need {human_bytes(need)} but only {human_bytes(free)} is free"
+            f"the store would need up to {human_bytes(need)} (uncompressed: an upper bound) "
+            f"but only {human_bytes(free)} is free"
         )
     return EXIT_OK
 
