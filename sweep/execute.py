@@ -45,7 +45,8 @@ from jax.extend.core import Literal
 
 from kernels.registry import REGISTRY, Registry
 
-from .plan import Plan, make_plan
+from .plan import Plan, bytes_per_point, make_plan
+from .plan import compute_shape as plan_compute_shape
 from .reduce import block_partials, reduce_in_memory
 from .spec import ConfigError, SweepSpec, parse_config, spec_from_canonical
 from .store import BlockWriter, Manifest, coord_attrs, read_attrs, variable_attrs, write_block
@@ -266,9 +267,7 @@ def compute_shape(plan: Plan) -> tuple[int, ...]:
     broadcasts), which changes the last bit of some outputs; computing with at
     least 2 points per axis keeps results bit-identical whatever the chunking.
     """
-    return tuple(
-        max(c, 2) if n >= 2 else c for c, n in zip(plan.block_shape, plan.shape, strict=True)
-    )
+    return plan_compute_shape(plan.block_shape, plan.shape, bytes_per_point(plan.spec))
 
 
 def block_inputs(

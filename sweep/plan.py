@@ -20,7 +20,7 @@ import numpy as np
 from .design import design_rows
 from .spec import ConfigError, SweepSpec
 
-__all__ = ["Plan", "make_plan", "parse_shard", "BLOCK_BYTES_TARGET"]
+__all__ = ["Plan", "make_plan", "parse_shard", "compute_shape", "BLOCK_BYTES_TARGET"]
 
 #: Default memory target of one block's outputs, bytes (blocks this size fit
 #: comfortably in a worker; measured in benchmarks/RESULTS.md).
@@ -59,9 +59,38 @@ def _auto_chunks(shape: tuple[int, ...], bytes_per_point: int, target: int) -> t
         budget //= c
         if budget < 2:
             break
-    # blocks are computed with >= 2 points per axis (see execute.BlockRunner), so a
-    # chunk of 1 on a longer axis would waste half the work
-    return tuple(max(c, 2) if n >= 2 else c for c, n in zip(chunks, shape, strict=True))
+    # blocks are computed with >= 2 points per axis (see compute_shape), so a chunk of 1
+    # on a longer axis would waste half the work; unless that breaks the memory target
+    # (many small axes: 26 axes of 2 values would make the whole grid one block)
+    two = tuple(max(c, 2) if n >= 2 else c for c, n in zip(chunks, shape, strict=True))
+    if math.prod(two) * max(1, bytes_per_point) <= max(target, bytes_per_point):
+        return two
+    return tuple(chunks)
+
+
+def compute_shape(
+    block_shape: tuple[int, ...], shape: tuple[int, ...], bytes_per_point: int = 1
+) -> tuple[int, ...]:
+    """The fixed shape every block is computed at (edge blocks are padded).
+
+    XLA simplifies size-1 dimensions differently (it may reassociate sums of
+    broadcasts), which changes the last bit of some outputs; computing with at
+    least 2 points per axis keeps results bit-identical whatever the chunking.
+    Where that padding would take the block past :data:`BLOCK_BYTES_TARGET`
+    (many small axes, each chunked by 1), the block is computed at its own
+    shape: memory follows the target for any grid, and such grids are
+    bit-identical for one chunking (not across chunkings).
+    """
+    two = tuple(max(c, 2) if n >= 2 else c for c, n in zip(block_shape, shape, strict=True))
+    bpp = max(1, bytes_per_point)
+    if math.prod(two) * bpp <= max(2 * math.prod(block_shape) * bpp, BLOCK_BYTES_TARGET):
+        return two
+    return tuple(block_shape)
+
+
+def bytes_per_point(spec: SweepSpec) -> int:
+    """Bytes of one point's outputs (what the memory target counts)."""
+    return sum(spec.output_dtype(o).itemsize for o in spec.outputs)
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -185,9 +214,7 @@ def make_plan(spec: SweepSpec, block_bytes: int = BLOCK_BYTES_TARGET) -> Plan:
     """Choose block shapes: the config's ``chunks`` where given, else from ``block_bytes``."""
     shape = spec.shape
     plan_memory_check(spec)
-    auto = _auto_chunks(
-        shape, sum(spec.output_dtype(o).itemsize for o in spec.outputs), block_bytes
-    )
+    auto = _auto_chunks(shape, bytes_per_point(spec), block_bytes)
     block = tuple(
         min(spec.chunks.get(d, a), n) for d, a, n in zip(spec.dims, auto, shape, strict=True)
     )

@@ -524,3 +524,40 @@ def test_plan_says_the_size_is_an_upper_bound(tmp_path, capsys):
     cfg, _ = cfg_at(tmp_path, "ub")
     assert main(["plan", str(cfg)]) == 0
     assert "(uncompressed: an upper bound)" in capsys.readouterr().out
+
+
+# --- 5. memory follows the block target for any shape -----------------------------------------
+def test_many_small_axes_keep_blocks_within_the_memory_target():
+    import math
+
+    from kernels.registry import REGISTRY
+    from sweep import load_spec, make_plan
+    from sweep.execute import BlockRunner, compute_shape
+    from sweep.plan import BLOCK_BYTES_TARGET, bytes_per_point
+
+    names = [n for n, i in REGISTRY.inputs.items() if i.unit == "mM"][:26]
+    assert len(names) == 26
+    axes = {
+        n: {"values": [f"{REGISTRY.inputs[n].default} mM", f"{REGISTRY.inputs[n].default + 1} mM"]}
+        for n in names
+    }
+    spec = load_spec({"name": "many", "axes": axes, "outputs": ["e_na"]})
+    plan = make_plan(spec)
+    bpp = bytes_per_point(spec)
+    assert spec.n_points == 2**26
+    assert plan.points_per_block * bpp <= BLOCK_BYTES_TARGET
+    assert math.prod(compute_shape(plan)) * bpp <= BLOCK_BYTES_TARGET
+    assert plan.n_blocks == 2**26 * bpp // BLOCK_BYTES_TARGET
+    # a block computed at its own shape (no padding to 2 points per axis) is right
+    region, out = BlockRunner(plan).compute(plan.n_blocks - 1)
+    na_i = spec.axis("na_i").values[region[names.index("na_i")]]
+    na_o = spec.axis("na_o").values[region[names.index("na_o")]]
+    e = out["e_na"]
+    assert e.shape == plan.block_shape
+    from kernels.thermo import nernst
+
+    temp = spec.parameters["temperature"]
+    ref = np.asarray(nernst(c_in=na_i[:, None], c_out=na_o[None, :], z=1, temperature=temp))
+    got = np.moveaxis(e, (names.index("na_i"), names.index("na_o")), (0, 1))
+    got = got.reshape(got.shape[0], got.shape[1], -1)
+    np.testing.assert_allclose(got, np.broadcast_to(ref[..., None], got.shape), rtol=1e-13)
