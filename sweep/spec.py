@@ -389,6 +389,21 @@ def _input_value(reg: Registry, key: str, name: str, value: Any) -> float:
     return x
 
 
+_F32 = np.finfo(np.float32)
+
+
+def _check_float32(key: str, x: float, unit: str) -> None:
+    """A value float32 cannot hold (overflow to ±inf, or a non-zero value that
+    underflows to 0) is refused for ``precision: float32``."""
+    if abs(x) > float(_F32.max) or (x != 0 and np.float32(x) == 0):
+        u = f" {unit}" if unit else ""
+        raise ConfigError(
+            f"{key} = {x!r}{u} is not allowed with precision float32: float32 holds "
+            f"magnitudes from {float(_F32.smallest_subnormal):.3g} to {float(_F32.max):.3g} "
+            "(use precision float64)"
+        )
+
+
 def _parse_axis(reg: Registry, name: str, body: Any, sampled: bool) -> tuple[Axis, dict]:
     key = f"axes.{name}"
     spec = reg.input(name)
@@ -429,6 +444,11 @@ def _parse_axis(reg: Registry, name: str, body: Any, sampled: bool) -> tuple[Axi
         raise ConfigError(
             f"{key}: a log range from {body['start']!r} to {body['stop']!r} passes through zero; "
             "log spacing needs start and stop > 0"
+        )
+    if spacing == "linear" and not math.isfinite(stop - start):
+        raise ConfigError(
+            f"{key}: the range {body['start']!r} … {body['stop']!r} is wider than float64 "
+            "can hold (its span overflows)"
         )
     if sampled:
         if "num" in body:
@@ -641,6 +661,11 @@ def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
         )
 
     params_raw = data.get("parameters") or {}
+    if precision == "float32":
+        for a in axes:
+            ends = a.explicit if a.explicit is not None else (a.start, a.stop)
+            for x in ends:
+                _check_float32(f"axes.{a.name}", x, a.unit)
     if not isinstance(params_raw, Mapping):
         raise ConfigError(f"parameters = {params_raw!r} is not allowed: must be a mapping")
     if "mode_tolerance" in data:
@@ -660,6 +685,9 @@ def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
         params[pname] = _input_value(reg, f"parameters.{pname}", pname, v)
     for a in axes:
         params.pop(a.name)
+    if precision == "float32":
+        for pname in params_raw:
+            _check_float32(f"parameters.{pname}", params[pname], reg.inputs[pname].unit)
 
     outs_raw = data.get("outputs")
     if isinstance(outs_raw, str):

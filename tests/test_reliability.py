@@ -561,3 +561,32 @@ def test_many_small_axes_keep_blocks_within_the_memory_target():
     got = np.moveaxis(e, (names.index("na_i"), names.index("na_o")), (0, 1))
     got = got.reshape(got.shape[0], got.shape[1], -1)
     np.testing.assert_allclose(got, np.broadcast_to(ref[..., None], got.shape), rtol=1e-13)
+
+
+# --- 8. values the precision cannot hold ---------------------------------------------------------
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"axes": {"vm": {"start": "-1e308 mV", "stop": "1e308 mV", "num": 5}}}, "overflows"),
+        (
+            {
+                "precision": "float32",
+                "axes": {"vm": {"start": "-1e39 mV", "stop": "0 mV", "num": 3}},
+            },
+            "precision float32",
+        ),
+        (
+            {"precision": "float32", "axes": {"vm": {"values": ["-70 mV", "1e40 mV"]}}},
+            "precision float32",
+        ),
+        ({"precision": "float32", "parameters": {"na_i": "1e-50 mM"}}, "precision float32"),
+    ],
+)
+def test_values_outside_the_precision_are_refused(tmp_path, capsys, change, words):
+    d = {"name": "edge", "axes": {"vm": {"start": "-100 mV", "stop": "0 mV", "num": 3}}}
+    d["outputs"] = ["dG_ncx"]
+    d.update(change)
+    cfg, store = write_config(tmp_path, d, "edge.yaml")
+    assert main(["run", str(cfg)]) == 2
+    assert words in one_line(capsys.readouterr().err)
+    assert not Path(store).exists()
