@@ -321,6 +321,7 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         (b"name: \xff\xfe\n", "not UTF-8"),
         ("# " + "x" * (2**20 + 10) + "\nname: x\n", "at most"),
     ],
+    ids=["alias-bomb", "nested-20000", "duplicate-top", "duplicate-inner", "not-utf8", "1MiB"],
 )
 def test_hostile_yaml_is_refused_in_one_short_line(tmp_path, capsys, text, words):
     p = tmp_path / "hostile.yaml"
