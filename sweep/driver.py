@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,16 @@ from .plan import BLOCK_BYTES_TARGET, Plan, make_plan, parse_shard
 from .reduce import finalize_reductions
 from .spec import ConfigError, SweepSpec, load_spec
 from .store import (
+    MANIFEST_DIR,
     Manifest,
     StoreError,
+    StoreLock,
     check_compatible,
+    check_parent,
+    check_unlocked,
     create_store,
     finalize_store,
+    lock_path,
     read_attrs,
 )
 
@@ -209,7 +215,9 @@ def init(
     path = Path(store or spec.store)
     check_disk(plan, path)
     configure_jax()
-    return create_store(plan, path, overwrite=overwrite)
+    check_parent(path)
+    with StoreLock(lock_path(path), "sweep init", what=f"store {str(path)!r}"):
+        return create_store(plan, path, overwrite=overwrite)
 
 
 def run(
@@ -274,26 +282,53 @@ def _run(
     spec = plan.spec
     configure_jax(device)
 
-    exists = path.exists()
     if shard_t is not None:
-        if not exists:
+        check_unlocked(path)  # shards write concurrently, never beside a whole-store writer
+        if not path.exists():
             raise StoreError(
                 f"--shard needs an initialised store: run 'sweep init CONFIG' first "
                 f"({str(path)!r} does not exist)"
             )
         plan = _store_plan(plan, check_compatible(path, spec))
-    elif exists and resume:
-        plan = _store_plan(plan, check_compatible(path, spec))
-    elif exists and not overwrite:
-        raise StoreError(
-            f"store {str(path)!r} already exists: use --overwrite to replace it "
-            "or --resume to complete it"
-        )
-    else:
-        check_disk(plan, path)
-        create_store(plan, path, overwrite=overwrite)
+        check_compatible(path, spec, plan)
+        check_writable(path)
+        return _run_blocks(plan, path, shard_t, scheduler, progress)
+    check_parent(path)  # before the lock file beside it is written
+    command = "sweep run" + (" --overwrite" if overwrite else " --resume" if resume else "")
+    with StoreLock(lock_path(path), command, what=f"store {str(path)!r}"):
+        exists = path.exists()
+        if exists and resume:
+            plan = _store_plan(plan, check_compatible(path, spec))
+            check_compatible(path, spec, plan)
+            check_writable(path)
+        elif exists and not overwrite:
+            raise StoreError(
+                f"store {str(path)!r} already exists: use --overwrite to replace it "
+                "or --resume to complete it"
+            )
+        else:
+            check_disk(plan, path)
+            create_store(plan, path, overwrite=overwrite)
+        return _run_blocks(plan, path, None, scheduler, progress)
 
+
+def check_writable(path: Path) -> None:
+    """An existing store to complete must be writable (checked before any compute)."""
+    for d in (path, path / MANIFEST_DIR, path / MANIFEST_DIR / "done"):
+        if d.is_dir() and not os.access(d, os.W_OK):
+            raise StoreError(
+                f"store {str(path)!r} is read-only ({str(d)!r} is not writable): "
+                "it cannot be completed here"
+            )
+
+
+def _run_blocks(
+    plan: Plan, path: Path, shard_t: tuple[int, int] | None, scheduler: str, progress: bool | None
+) -> RunResult:
     manifest = Manifest(path)
+    for d in (manifest.done_dir, manifest.failed_dir):
+        # a store copied without its hidden manifest: its blocks are recomputed
+        d.mkdir(parents=True, exist_ok=True)
     done = manifest.done()
     mine = plan.shard_blocks(shard_t)
     todo = [b for b in mine if b not in done]
@@ -312,6 +347,11 @@ def _run(
     t0 = time.perf_counter()
     try:
         execute_blocks(plan, path, todo, scheduler=scheduler, on_done=on_done)
+    except BrokenProcessPool as exc:  # a worker process died (killed, out of memory)
+        finished = manifest.done()
+        for b in todo:
+            if b not in finished and b not in result.failed:
+                result.failed[b] = f"a worker process died ({type(exc).__name__}: {exc})"
     finally:
         result.seconds = time.perf_counter() - t0
         bar.close()
@@ -325,19 +365,27 @@ def finalize(plan: Plan, path: Path, *, exclusive: bool = False) -> bool:
     """Combine reductions, mark complete and consolidate (idempotent).
 
     Concurrent shards that finish together race here: with ``exclusive`` only
-    the one that creates the lock file finalizes (the others report the store
-    as theirs-but-not-yet-complete). A driver that died while finalizing leaves
-    the lock; ``sweep run --resume`` finalizes regardless.
+    the one that takes the finalize lock (``.sweep/finalizing``: pid, host,
+    time) finalizes; the others report the store as theirs-but-not-yet-complete.
+    A lock left by a driver that died while finalizing is stale (its process is
+    gone): it is reported and taken over by the next shard run or ``--resume``.
     """
     attrs = read_attrs(path)
     if attrs.get("complete"):
         return True
-    if exclusive:
-        try:
-            fd = os.open(path / ".sweep" / "finalizing", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            os.close(fd)
-        except FileExistsError:
+    lock = StoreLock(
+        path / MANIFEST_DIR / "finalizing", "finalize", what=f"finalizing of {str(path)!r}"
+    )
+    if not lock.try_acquire():
+        if exclusive:
             return False
-    finalize_reductions(path, plan)
-    finalize_store(path)
+        raise StoreError(
+            f"store {str(path)!r} is being finalized by {lock.holder()} (if that process is "
+            f"gone, delete {str(lock.lock)!r})"
+        )
+    try:
+        finalize_reductions(path, plan)
+        finalize_store(path)
+    finally:
+        lock.release()
     return True

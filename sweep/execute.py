@@ -46,7 +46,8 @@ from jax.extend.core import Literal
 
 from kernels.registry import REGISTRY, Registry
 
-from .plan import Plan, make_plan
+from .plan import Plan, bytes_per_point, make_plan
+from .plan import compute_shape as plan_compute_shape
 from .reduce import block_partials, reduce_in_memory, reduction_vars
 from .spec import ConfigError, SweepSpec, parse_config, spec_from_canonical
 from .store import BlockWriter, Manifest, coord_attrs, read_attrs, variable_attrs, write_block
@@ -270,9 +271,7 @@ def compute_shape(plan: Plan) -> tuple[int, ...]:
     broadcasts), which changes the last bit of some outputs; computing with at
     least 2 points per axis keeps results bit-identical whatever the chunking.
     """
-    return tuple(
-        max(c, 2) if n >= 2 else c for c, n in zip(plan.block_shape, plan.shape, strict=True)
-    )
+    return plan_compute_shape(plan.block_shape, plan.shape, bytes_per_point(plan.spec))
 
 
 def block_inputs(
@@ -478,6 +477,12 @@ def _tcp_address(scheduler: str) -> str:
     return scheduler
 
 
+def max_local_workers() -> int:
+    """Most workers of ``local:N``: 4 per CPU core, at least 8 (an assumption: more
+    worker processes than that only contend for the cores and memory)."""
+    return max(8, 4 * (os.cpu_count() or 1))
+
+
 def check_scheduler(scheduler: Any) -> None:
     """Raise ``ConfigError`` for a scheduler the engine cannot use.
 
@@ -495,14 +500,20 @@ def check_scheduler(scheduler: Any) -> None:
     if scheduler in _LOCAL_SCHEDULERS:
         return
     if scheduler.startswith("tcp://"):
-        _tcp_address(scheduler)
-        return
-    if scheduler.startswith("local:"):
-        n = scheduler.split(":", 1)[1]
-        if n.isdigit() and int(n) >= 1:
+        host, _, port = scheduler[len("tcp://") :].rpartition(":")
+        if host and port.isdigit() and 1 <= int(port) <= 65535:
             return
         raise ConfigError(
-            f"--scheduler {scheduler!r} is not allowed: local:N needs an integer N >= 1"
+            f"--scheduler {scheduler[:80]!r} is not allowed: use tcp://HOST:PORT (PORT 1-65535)"
+        )
+    if scheduler.startswith("local:"):
+        n = scheduler.split(":", 1)[1]
+        most = max_local_workers()
+        if n.isdigit() and 1 <= int(n) <= most:
+            return
+        raise ConfigError(
+            f"--scheduler {scheduler[:80]!r} is not allowed: local:N needs an integer N >= 1 "
+            f"and at most {most} (4 worker processes per CPU core)"
         )
     raise ConfigError(
         f"--scheduler {scheduler!r} is not allowed: must be one of {', '.join(SCHEDULERS)}"

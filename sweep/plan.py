@@ -9,6 +9,7 @@ of block numbers, so concurrent shard processes never share a chunk.
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import numpy as np
 from .design import design_rows
 from .spec import ConfigError, SweepSpec
 
-__all__ = ["Plan", "make_plan", "parse_shard", "BLOCK_BYTES_TARGET"]
+__all__ = ["Plan", "make_plan", "parse_shard", "compute_shape", "BLOCK_BYTES_TARGET"]
 
 #: Default memory target of one block's outputs, bytes (blocks this size fit
 #: comfortably in a worker; measured in benchmarks/RESULTS.md).
@@ -58,9 +59,38 @@ def _auto_chunks(shape: tuple[int, ...], bytes_per_point: int, target: int) -> t
         budget //= c
         if budget < 2:
             break
-    # blocks are computed with >= 2 points per axis (see execute.BlockRunner), so a
-    # chunk of 1 on a longer axis would waste half the work
-    return tuple(max(c, 2) if n >= 2 else c for c, n in zip(chunks, shape, strict=True))
+    # blocks are computed with >= 2 points per axis (see compute_shape), so a chunk of 1
+    # on a longer axis would waste half the work; unless that breaks the memory target
+    # (many small axes: 26 axes of 2 values would make the whole grid one block)
+    two = tuple(max(c, 2) if n >= 2 else c for c, n in zip(chunks, shape, strict=True))
+    if math.prod(two) * max(1, bytes_per_point) <= max(target, bytes_per_point):
+        return two
+    return tuple(chunks)
+
+
+def compute_shape(
+    block_shape: tuple[int, ...], shape: tuple[int, ...], bytes_per_point: int = 1
+) -> tuple[int, ...]:
+    """The fixed shape every block is computed at (edge blocks are padded).
+
+    XLA simplifies size-1 dimensions differently (it may reassociate sums of
+    broadcasts), which changes the last bit of some outputs; computing with at
+    least 2 points per axis keeps results bit-identical whatever the chunking.
+    Where that padding would take the block past :data:`BLOCK_BYTES_TARGET`
+    (many small axes, each chunked by 1), the block is computed at its own
+    shape: memory follows the target for any grid, and such grids are
+    bit-identical for one chunking (not across chunkings).
+    """
+    two = tuple(max(c, 2) if n >= 2 else c for c, n in zip(block_shape, shape, strict=True))
+    bpp = max(1, bytes_per_point)
+    if math.prod(two) * bpp <= max(2 * math.prod(block_shape) * bpp, BLOCK_BYTES_TARGET):
+        return two
+    return tuple(block_shape)
+
+
+def bytes_per_point(spec: SweepSpec) -> int:
+    """Bytes of one point's outputs (what the memory target counts)."""
+    return sum(spec.output_dtype(o).itemsize for o in spec.outputs)
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -149,16 +179,42 @@ class Plan:
         for r in self.spec.reduce:
             keep = [n for d, n in zip(self.dims, self.shape, strict=True) if d not in r.over]
             total += len(r.stats) * int(np.prod(keep, dtype=np.int64)) * 8
-        total += sum(len(v) * 8 for v in self.coords.values()) if self.spec.design else 0
+        if self.spec.design:  # sampled coordinates, counted without sampling them
+            total += self.spec.n_points * len(self.spec.axes) * 8
         return total
+
+
+def _memory_bytes() -> int | None:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def plan_memory_check(spec: SweepSpec) -> None:
+    """Refuse (``ConfigError``) a sampled design whose rows cannot fit in memory.
+
+    The rows are built whole (once in the driver, once in each worker
+    process); more than half of this machine's memory would end in an
+    out-of-memory kill after minutes, so it is refused at once.
+    """
+    if not spec.design:
+        return
+    need = 2 * spec.n_points * len(spec.axes) * 8
+    mem = _memory_bytes()
+    if mem is not None and need > mem // 2:
+        raise ConfigError(
+            f"design.n = {spec.design.n} is not allowed here: its {spec.n_points:,} rows take "
+            f"{need / 2**30:.3g} GiB, more than half of this machine's memory "
+            f"({mem / 2**30:.3g} GiB); lower design.n"
+        )
 
 
 def make_plan(spec: SweepSpec, block_bytes: int = BLOCK_BYTES_TARGET) -> Plan:
     """Choose block shapes: the config's ``chunks`` where given, else from ``block_bytes``."""
     shape = spec.shape
-    auto = _auto_chunks(
-        shape, sum(spec.output_dtype(o).itemsize for o in spec.outputs), block_bytes
-    )
+    plan_memory_check(spec)
+    auto = _auto_chunks(shape, bytes_per_point(spec), block_bytes)
     block = tuple(
         min(spec.chunks.get(d, a), n) for d, a, n in zip(spec.dims, auto, shape, strict=True)
     )

@@ -22,6 +22,7 @@ from .spec import Reduction, SweepSpec
 
 __all__ = [
     "reduction_vars",
+    "counted",
     "create_partials",
     "block_partials",
     "finalize_reductions",
@@ -29,8 +30,8 @@ __all__ = [
 ]
 
 _NEEDS = {
-    "min": ("min",),
-    "max": ("max",),
+    "min": ("min", "count"),
+    "max": ("max", "count"),
     "mean": ("sum", "count"),
     "fraction_forward": ("pos", "count"),
     "fraction_depolarizing": ("pos", "count"),
@@ -66,27 +67,54 @@ def _kinds(r: Reduction) -> tuple[str, ...]:
     return tuple(dict.fromkeys(k for s in r.stats for k in _NEEDS[s]))
 
 
+def counted(spec: SweepSpec, r: Reduction, stat: str) -> bool:
+    """True when ``<output>_<stat>`` comes with ``<output>_<stat>_count``: every min, max
+    and mean of a floating-point output (whose points can be NaN where a solver failed)."""
+    return stat in ("min", "max", "mean") and spec.registry.outputs[r.output].dtype != "int8"
+
+
 def reduction_vars(plan: Plan) -> dict[str, tuple[tuple, tuple, tuple, dict[str, Any]]]:
-    """Final reduction variables: name -> (dims, shape, chunks, attrs)."""
+    """Final reduction variables: name -> (dims, shape, chunks, attrs).
+
+    Each min, max or mean of a floating-point output has a companion
+    ``<output>_<stat>_count``: the number of valid (finite) points the statistic
+    summarises, so a summary over points without a value is never silent
+    (0: no valid point, the statistic is NaN).
+    """
     out = {}
     spec = plan.spec
     for r in spec.reduce:
         kept = _kept(plan, r)
         o = spec.registry.outputs[r.output]
+        layout = (
+            tuple(d for _, d, _, _ in kept),
+            tuple(n for _, _, n, _ in kept),
+            tuple(c for _, _, _, c in kept),
+        )
         for s in r.stats:
             unit = o.unit if s in ("min", "max", "mean") else "1"
+            over = ", ".join(r.over)
             out[f"{r.output}_{s}"] = (
-                tuple(d for _, d, _, _ in kept),
-                tuple(n for _, _, n, _ in kept),
-                tuple(c for _, _, _, c in kept),
+                *layout,
                 {
                     "units": unit,
-                    "long_name": f"{o.long_name}: {_MEANING[s]} over {', '.join(r.over)}",
+                    "long_name": f"{o.long_name}: {_MEANING[s]} over {over}",
                     "reduction_of": r.output,
                     "statistic": s,
                     "over": list(r.over),
                 },
             )
+            if counted(spec, r, s):
+                out[f"{r.output}_{s}_count"] = (
+                    *layout,
+                    {
+                        "units": "1",
+                        "long_name": f"{o.long_name}: number of valid (finite) points in the "
+                        f"{_MEANING[s]} over {over}",
+                        "count_of": f"{r.output}_{s}",
+                        "over": list(r.over),
+                    },
+                )
     return out
 
 
@@ -176,12 +204,15 @@ def finalize_reductions(path: str | Path, plan: Plan) -> None:
             else:
                 key = _NEEDS[s][0]
                 res = p[key].sum(axis=0) / p["count"].sum(axis=0)
-            target = root[f"{r.output}_{s}"]
-            if res.ndim == 0:
-                target[...] = np.asarray(res.compute(scheduler="synchronous"))
-            else:
-                res = res.rechunk(target.chunks)
-                da.store(res, target, lock=False, scheduler="threads")
+            results = [(f"{r.output}_{s}", res)]
+            if counted(plan.spec, r, s):
+                results.append((f"{r.output}_{s}_count", p["count"].sum(axis=0)))
+            for name, x in results:
+                target = root[name]
+                if x.ndim == 0:
+                    target[...] = np.asarray(x.compute(scheduler="synchronous"))
+                else:
+                    da.store(x.rechunk(target.chunks), target, lock=False, scheduler="threads")
 
 
 def reduce_in_memory(ds: Any, spec: SweepSpec) -> None:
@@ -196,3 +227,5 @@ def reduce_in_memory(ds: Any, spec: SweepSpec) -> None:
                 code = 0 if stat == "fraction_equilibrium" else code
                 red = (v == code).mean(r.over)
             ds[f"{r.output}_{stat}"] = red.astype(np.float64)
+            if counted(spec, r, stat):
+                ds[f"{r.output}_{stat}_count"] = v.notnull().sum(r.over).astype(np.float64)

@@ -175,7 +175,10 @@ def plan_report(plan: Plan, path: Path, free: int) -> str:
         f"of ≤ {plan.points_per_block:,} points)"
     )
     need = plan.output_bytes()
-    lines.append(f"bytes     {human_bytes(need)} uncompressed; {human_bytes(free)} free at {path}")
+    lines.append(
+        f"bytes     at most {human_bytes(need)} (uncompressed: an upper bound); "
+        f"{human_bytes(free)} free at {path}"
+    )
     lines.append("outputs")
     for o in spec.outputs:
         spec_o = spec.registry.outputs[o]

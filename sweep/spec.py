@@ -65,28 +65,66 @@ MODE_STATS = ("fraction_forward", "fraction_reverse", "fraction_equilibrium")
 POLARITY_STATS = ("fraction_depolarizing", "fraction_hyperpolarizing")
 FLOAT_STATS = ("min", "max", "mean")
 
+#: Most values of one axis (an assumption: 2^27 float64 coordinates are 1 GiB, held
+#: in memory by the driver and every worker).
+MAX_AXIS_NUM = 2**27
+#: Most points of a sweep (grid or design): indices are int64 (2^62 leaves headroom).
+MAX_POINTS = 2**62
+#: Largest config file read (no config is near this: a guard against feeding in data).
+MAX_CONFIG_BYTES = 2**20
+#: Deepest nesting of YAML collections in a config (configs need 4 levels).
+MAX_YAML_DEPTH = 32
+#: Longest error message: echoed values are cut to keep every message one short line.
+MAX_MESSAGE = 600
+
 #: The built-in quickstart (``sweep run`` without a config): NCX mode map.
 DEFAULT_CONFIG = Path(__file__).with_name("quickstart.yaml")
 
 
+def shorten(message: str, limit: int = MAX_MESSAGE) -> str:
+    """``message`` on one line of at most about ``limit`` characters (long values cut)."""
+    message = " ".join(str(message).split("\n"))
+    if len(message) <= limit:
+        return message
+    return f"{message[: limit - 100]} … [{len(message) - limit + 20:,} characters cut] … {message[-80:]}"
+
+
 class ConfigError(ValueError):
-    """A config (or CLI argument) that cannot be run; the message is one line."""
+    """A config (or CLI argument) that cannot be run; the message is one line (echoed
+    values are cut, see :func:`shorten`)."""
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(shorten(str(message)))
 
 
 @dataclass(frozen=True)
 class Axis:
-    """One swept input: its name and values in stored units."""
+    """One swept input: its name and values in stored units.
+
+    The values of a ``start, stop, num`` axis are generated when first read
+    (validation and planning never build them: their work is bounded by the
+    number of axes, not by ``num``).
+    """
 
     name: str
-    values: np.ndarray = field(compare=False, repr=False)
     unit: str
     spacing: str  # "linear" | "log" | "values"
     start: float | None = None
     stop: float | None = None
+    num: int = 0
+    explicit: tuple[float, ...] | None = field(default=None, repr=False)
+
+    @functools.cached_property
+    def values(self) -> np.ndarray:
+        if self.explicit is not None:
+            return np.asarray(self.explicit, dtype=np.float64)
+        if self.spacing == "log":
+            return np.geomspace(self.start, self.stop, self.num)
+        return np.linspace(self.start, self.stop, self.num)
 
     @property
     def size(self) -> int:
-        return int(self.values.size)
+        return len(self.explicit) if self.explicit is not None else int(self.num)
 
     @property
     def bounded(self) -> bool:
@@ -216,11 +254,65 @@ class SweepSpec:
 
 
 def config_hash(resolved: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()
+    """SHA-256 of the resolved config, the order of its axes included.
+
+    Keys are sorted for a stable text, which would lose the order of ``axes``
+    (the order of the store's dimensions): it is hashed as well, so the same
+    axes listed in another order are another sweep.
+    """
+    text = json.dumps(resolved, sort_keys=True)
+    order = json.dumps(list(resolved.get("axes") or ()))
+    return hashlib.sha256(f"{text}\naxis order: {order}".encode()).hexdigest()
+
+
+class _YAMLRefused(Exception):
+    """What the config loader refuses (aliases, deep nesting, duplicate keys)."""
+
+    def __init__(self, message: str, mark: Any = None) -> None:
+        super().__init__(message)
+        self.mark = mark
 
 
 class _NoObjectLoader(yaml.SafeLoader):
-    """SafeLoader: tags that would construct Python objects are refused."""
+    """SafeLoader for configs: tags that would construct Python objects, aliases (a few
+    hundred bytes of aliases can expand to gigabytes), nesting deeper than
+    :data:`MAX_YAML_DEPTH` and duplicate keys (last one wins, silently) are refused."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):  # noqa: ANN001, ANN201 - PyYAML's signature
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _YAMLRefused(
+                f"YAML aliases (*{event.anchor}) are not allowed in a config: write the value out",
+                event.start_mark,
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _YAMLRefused(
+                    f"YAML nested deeper than {MAX_YAML_DEPTH} levels is not allowed in a config",
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):  # noqa: ANN001, ANN201
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                dup = key in seen
+                seen.add(key)
+            except TypeError:  # unhashable: SafeLoader refuses it below
+                continue
+            if dup:
+                raise _YAMLRefused(
+                    f"duplicate key {shorten(repr(key), 80)} is not allowed (give each key once)",
+                    key_node.start_mark,
+                )
+        return super().construct_mapping(node, deep)
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -228,13 +320,32 @@ def load_config(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
-    text = p.read_text(encoding="utf-8")
+    size = p.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"config file {str(path)!r} is {size:,} bytes: a config is at most "
+            f"{MAX_CONFIG_BYTES:,} bytes"
+        )
+    data = p.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {str(path)!r} is not UTF-8 text (byte {data[exc.start]:#04x} at "
+            f"offset {exc.start})"
+        ) from None
     return parse_yaml(text, str(path))
 
 
 def parse_yaml(text: str, source: str = "<config>") -> dict[str, Any]:
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{source}: a config is at most {MAX_CONFIG_BYTES:,} characters")
     try:
         data = yaml.load(text, Loader=_NoObjectLoader)  # noqa: S506 - a SafeLoader subclass
+    except _YAMLRefused as exc:
+        mark = exc.mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"{source}: {exc}{where}") from None
     except yaml.constructor.ConstructorError as exc:
         tag = getattr(exc, "problem", "") or str(exc)
         raise ConfigError(
@@ -245,6 +356,8 @@ def parse_yaml(text: str, source: str = "<config>") -> dict[str, Any]:
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{source}: invalid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: YAML nested too deeply") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: a config must be a YAML mapping, got {type(data).__name__}")
     return data
@@ -278,6 +391,21 @@ def _input_value(reg: Registry, key: str, name: str, value: Any) -> float:
     return x
 
 
+_F32 = np.finfo(np.float32)
+
+
+def _check_float32(key: str, x: float, unit: str) -> None:
+    """A value float32 cannot hold (overflow to ±inf, or a non-zero value that
+    underflows to 0) is refused for ``precision: float32``."""
+    if abs(x) > float(_F32.max) or (x != 0 and np.float32(x) == 0):
+        u = f" {unit}" if unit else ""
+        raise ConfigError(
+            f"{key} = {x!r}{u} is not allowed with precision float32: float32 holds "
+            f"magnitudes from {float(_F32.smallest_subnormal):.3g} to {float(_F32.max):.3g} "
+            "(use precision float64)"
+        )
+
+
 def _parse_axis(reg: Registry, name: str, body: Any, sampled: bool) -> tuple[Axis, dict]:
     key = f"axes.{name}"
     spec = reg.input(name)
@@ -302,8 +430,10 @@ def _parse_axis(reg: Registry, name: str, body: Any, sampled: bool) -> tuple[Axi
         xs = [_input_value(reg, f"{key}.values[{i}]", name, v) for i, v in enumerate(vals)]
         if len(set(xs)) != len(xs):
             raise ConfigError(f"{key}.values = {vals!r} is not allowed: values must be distinct")
-        arr = np.asarray(xs, dtype=np.float64)
-        return Axis(name, arr, spec.unit, "values"), {"values": xs, "unit": spec.unit}
+        return Axis(name, spec.unit, "values", explicit=tuple(xs)), {
+            "values": xs,
+            "unit": spec.unit,
+        }
     for k in ("start", "stop"):
         if k not in body:
             raise ConfigError(f"{key} needs {k!r} (or an explicit 'values' list)")
@@ -317,13 +447,17 @@ def _parse_axis(reg: Registry, name: str, body: Any, sampled: bool) -> tuple[Axi
             f"{key}: a log range from {body['start']!r} to {body['stop']!r} passes through zero; "
             "log spacing needs start and stop > 0"
         )
+    if spacing == "linear" and not math.isfinite(stop - start):
+        raise ConfigError(
+            f"{key}: the range {body['start']!r} … {body['stop']!r} is wider than float64 "
+            "can hold (its span overflows)"
+        )
     if sampled:
         if "num" in body:
             raise ConfigError(f"{key}.num is not allowed with a sampled design (design.n sets it)")
         if start == stop:
             raise ConfigError(f"{key}: start and stop are equal ({body['start']!r}): empty range")
-        arr = np.asarray([start, stop], dtype=np.float64)
-        return Axis(name, arr, spec.unit, spacing, start, stop), {
+        return Axis(name, spec.unit, spacing, start, stop, explicit=(start, stop)), {
             "start": start,
             "stop": stop,
             "spacing": spacing,
@@ -336,14 +470,14 @@ def _parse_axis(reg: Registry, name: str, body: Any, sampled: bool) -> tuple[Axi
         raise ConfigError(f"{key}.num = {num!r} is not allowed: must be an integer >= 1")
     if num > 1 and start == stop:
         raise ConfigError(f"{key}: start = stop = {body['start']!r} with num = {num}: empty range")
-    if spacing == "log":
-        arr = np.geomspace(start, stop, num)
-    else:
-        arr = np.linspace(start, stop, num)
-    if spec.lower is not None or spec.upper is not None:
-        for v in arr:  # interior points of a valid range are valid; checked for safety
-            spec.check(v)
-    return Axis(name, arr, spec.unit, spacing, start, stop), {
+    if num > MAX_AXIS_NUM:
+        raise ConfigError(
+            f"{key}.num = {num} is not allowed: at most {MAX_AXIS_NUM:,} values per axis "
+            "(its coordinates are held in memory)"
+        )
+    # start and stop were checked against the input's range; every point of a linear or
+    # geometric range lies between them, so the range is valid without building it
+    return Axis(name, spec.unit, spacing, start, stop, num), {
         "start": start,
         "stop": stop,
         "num": num,
@@ -537,8 +671,20 @@ def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
         ax, res = _parse_axis(reg, aname, body, design is not None)
         axes.append(ax)
         axes_resolved[aname] = res
+    points = design.size(len(axes)) if design else math.prod(a.size for a in axes)
+    if points > MAX_POINTS:
+        what = f"design.n = {design.n} gives" if design else "the axes give"
+        raise ConfigError(
+            f"{what} {points:.3g} points: more than a sweep can index (at most 2^62 = "
+            f"{MAX_POINTS:.3g})"
+        )
 
     params_raw = data.get("parameters") or {}
+    if precision == "float32":
+        for a in axes:
+            ends = a.explicit if a.explicit is not None else (a.start, a.stop)
+            for x in ends:
+                _check_float32(f"axes.{a.name}", x, a.unit)
     if not isinstance(params_raw, Mapping):
         raise ConfigError(f"parameters = {params_raw!r} is not allowed: must be a mapping")
     if "mode_tolerance" in data:
@@ -558,6 +704,9 @@ def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
         params[pname] = _input_value(reg, f"parameters.{pname}", pname, v)
     for a in axes:
         params.pop(a.name)
+    if precision == "float32":
+        for pname in params_raw:
+            _check_float32(f"parameters.{pname}", params[pname], reg.inputs[pname].unit)
 
     outs_raw = data.get("outputs")
     if isinstance(outs_raw, str):

@@ -30,11 +30,14 @@ import json
 import os
 import platform
 import shutil
+import socket
 import subprocess
+import sys
 import tempfile
 import uuid
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from importlib import metadata
@@ -48,7 +51,7 @@ from kernels.solvers import NOT_WRITTEN
 
 from .plan import Plan
 from .reduce import create_partials, reduction_vars
-from .spec import ConfigError, SweepSpec
+from .spec import ConfigError, SweepSpec, shorten
 
 __all__ = [
     "StoreError",
@@ -62,9 +65,26 @@ __all__ = [
     "write_block",
     "finalize_store",
     "store_status",
+    "verify_store",
+    "StoreLock",
+    "lock_path",
+    "check_unlocked",
+    "aside_stores",
 ]
 
 MANIFEST_DIR = ".sweep"
+
+#: The one debug hook of the storage protocol: ``fault_hook(step)`` is called at
+#: each step of a store replacement (``"replace:aside"``, ``"replace:swapped"``)
+#: and of finalization (``"finalize:consolidated"``, ``"finalize:complete"``),
+#: so that tests (``tests/helpers.py``) can raise or end the process exactly
+#: there. None (nothing happens) unless a test sets it.
+fault_hook: Callable[[str], None] | None = None
+
+
+def _step(name: str) -> None:
+    if fault_hook is not None:
+        fault_hook(name)
 
 
 class StoreError(RuntimeError):
@@ -183,6 +203,7 @@ def store_attrs(spec: SweepSpec, plan: Plan | None) -> dict[str, Any]:
         "description": spec.description,
         "config": json.dumps(spec.resolved, sort_keys=True),
         "config_hash": spec.config_hash,
+        "axis_order": list(spec.axis_names),
         "versions": json.dumps(_versions(), sort_keys=True),
         "python": platform.python_version(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -205,6 +226,18 @@ def check_parent(path: Path) -> None:
     p = parent
     while not p.exists():
         p = p.parent
+    try:
+        name_max = int(os.pathconf(p, "PC_NAME_MAX"))
+    except (OSError, ValueError):
+        name_max = 255
+    # beside the store go its temporary, set-aside and lock entries (".<name>.replaced-1234abcd")
+    most = name_max - len(f".{ASIDE_TAG}12345678")
+    for part in path.parts:
+        if len(os.fsencode(part)) > most:
+            raise ConfigError(
+                f"store = {shorten(str(path), 120)!r}: the name {shorten(part, 60)!r} is "
+                f"{len(os.fsencode(part))} bytes; at most {most} are allowed here"
+            )
     if not p.is_dir():
         raise ConfigError(f"store = {str(path)!r}: {str(p)!r} is a file, not a directory")
     if not os.access(p, os.W_OK):
@@ -235,6 +268,11 @@ def check_store_target(path: str | Path, *, overwrite: bool, hint: str = "") -> 
         return path
     if not overwrite:
         raise StoreError(f"store {str(path)!r} already exists: use --overwrite to replace it{hint}")
+    if path.is_symlink():
+        raise StoreError(
+            f"--overwrite refused: {str(path)!r} is a symbolic link; give the store's real path "
+            f"({str(path.resolve())!r})"
+        )
     resolved = path.resolve()
     cwd = Path.cwd().resolve()
     if resolved == cwd or resolved in cwd.parents:
@@ -247,11 +285,41 @@ def check_store_target(path: str | Path, *, overwrite: bool, hint: str = "") -> 
     return path
 
 
+ASIDE_TAG = ".replaced-"
+
+
+def aside_stores(path: str | Path) -> list[Path]:
+    """Old stores an interrupted ``--overwrite`` left moved aside beside ``path``."""
+    path = Path(path)
+    try:
+        return sorted(path.parent.glob(f".{path.name}{ASIDE_TAG}*"))
+    except OSError:
+        return []
+
+
 def _replace_store(tmp: Path, path: Path) -> None:
-    """Move a finished temporary store into place (the old one, checked as ours, goes)."""
-    if path.exists():
-        shutil.rmtree(path)
-    os.replace(tmp, path)
+    """Move a finished temporary store into place, crash-safely.
+
+    The old store (checked as ours) is first renamed aside (atomic), the new
+    one renamed into place (atomic), and only then is the old one deleted. A
+    crash at any moment leaves at ``path`` either the old store, whole, or the
+    new one, whole, or nothing (the old one then lies whole beside it, see
+    :func:`aside_stores`): never a half-deleted store.
+    """
+    if not path.exists():
+        os.replace(tmp, path)
+        return
+    aside = path.with_name(f".{path.name}{ASIDE_TAG}{uuid.uuid4().hex[:8]}")
+    os.rename(path, aside)
+    try:
+        _step("replace:aside")
+        os.replace(tmp, path)
+    except BaseException:
+        if not path.exists():
+            os.rename(aside, path)  # put the old store back
+        raise
+    _step("replace:swapped")
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 @contextmanager
@@ -381,8 +449,11 @@ class Manifest:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def mark_done(self, block: int) -> None:
-        self._atomic_write(self.done_dir, block, "")
+    def mark_done(self, block: int, digests: Mapping[str, str | None] | None = None) -> None:
+        """Mark ``block`` done, recording the CRC-32 of each chunk file it wrote (None:
+        an all-fill chunk zarr does not store) for :func:`verify_store`."""
+        text = json.dumps({"crc32": dict(digests)}, sort_keys=True) if digests else ""
+        self._atomic_write(self.done_dir, block, text)
         (self.failed_dir / str(block)).unlink(missing_ok=True)
 
     def mark_failed(self, block: int, message: str) -> None:
@@ -394,19 +465,50 @@ def read_attrs(path: str | Path) -> dict[str, Any]:
     p = Path(path) / "zarr.json"
     if not p.is_file():
         raise StoreError(f"{str(path)!r} is not a transporter-sweep store (no zarr.json)")
-    meta = json.loads(p.read_text())
-    return meta.get("attributes", {})
+    try:
+        meta = json.loads(p.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise StoreError(
+            f"{str(path)!r}: its zarr.json is empty or not JSON (a damaged store): "
+            "start again with --overwrite"
+        ) from None
+    attrs = meta.get("attributes", {}) if isinstance(meta, dict) else None
+    if not isinstance(attrs, dict):
+        raise StoreError(f"{str(path)!r}: its zarr.json has no attributes (a damaged store)")
+    return attrs
 
 
-def check_compatible(path: str | Path, spec: SweepSpec) -> dict[str, Any]:
-    """Raise :class:`StoreError` unless the store at ``path`` was made for ``spec``."""
+def check_compatible(path: str | Path, spec: SweepSpec, plan: Plan | None = None) -> dict[str, Any]:
+    """Raise :class:`StoreError` unless the store at ``path`` was made for ``spec`` (and,
+    given, cut into the blocks of ``plan``): same config, same order of axes, same blocks."""
     attrs = read_attrs(path)
+    if "n_blocks" not in attrs:
+        raise StoreError(
+            f"store {str(path)!r} holds the result of an analysis ({attrs.get('title')!r}), "
+            "not a sweep: --resume and --shard need a store made by 'sweep run' or 'sweep init'"
+        )
     if attrs.get("config_hash") != spec.config_hash:
+        mine = list(spec.axis_names)
+        theirs = [str(a) for a in attrs.get("axis_order") or ()]
+        if theirs != mine and sorted(theirs) == sorted(mine):
+            raise StoreError(
+                f"store {str(path)!r} has its axes in another order ({', '.join(theirs)}; this "
+                f"config: {', '.join(mine)}): list the axes in the store's order, or use "
+                "--overwrite to start again"
+            )
         raise StoreError(
             f"store {str(path)!r} was created for a different config (hash "
             f"{str(attrs.get('config_hash'))[:12]} != {spec.config_hash[:12]}); "
             "use --overwrite to start again"
         )
+    if plan is not None:
+        stored_blocks = [int(x) for x in attrs.get("block_shape") or ()]
+        if stored_blocks != list(plan.block_shape) or attrs.get("n_blocks") != plan.n_blocks:
+            raise StoreError(
+                f"store {str(path)!r} is cut into blocks of {tuple(stored_blocks)} but this run "
+                f"plans {tuple(plan.block_shape)} (another version or memory target): resume it "
+                "with the version that created it, or use --overwrite to start again"
+            )
     return attrs
 
 
@@ -461,7 +563,7 @@ class BlockWriter:
             key = (name, tuple(coords[i] for i in dep), shape)
             src = self._written.get(key)
             dst = self._chunk_file(name, coords)
-            if src is None:
+            if src is None or src == dst:  # (a retry of the block that wrote it: write again)
                 fresh[name] = v
                 encoded[key] = dst
             elif src.exists():
@@ -472,6 +574,16 @@ class BlockWriter:
         self._write_concurrently(region, fresh)
         # only now may other blocks (other threads) copy these chunks
         self._written.update(encoded)
+
+    def digests(self, region: tuple[slice, ...], names: Iterable[str]) -> dict[str, str | None]:
+        """CRC-32 (hex) of the chunk file of each array in ``names`` at ``region``."""
+        if self.plan is None:
+            return {}
+        coords = tuple(s.start // c for s, c in zip(region, self.plan.block_shape, strict=True))
+        out: dict[str, str | None] = {}
+        for name in names:
+            out[name] = _crc32(self._chunk_file(name, coords))
+        return out
 
     def _write_concurrently(self, region: tuple[slice, ...], values: Mapping[str, np.ndarray]):
         """Encode and write one block's chunks.
@@ -568,17 +680,74 @@ def write_block(
     """Write one block's region (and reduction partials), then mark it done, in that order."""
     writer.write(region, values)
     writer.write_partials(partials or {})
-    writer.manifest.mark_done(block)
+    writer.manifest.mark_done(block, writer.digests(region, values))
+
+
+def _crc32(path: Path) -> str | None:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    return f"{zlib.crc32(data):08x}"
+
+
+def verify_store(path: str | Path) -> dict[str, Any]:
+    """Check every done block's chunk files against the CRC-32s its marker recorded.
+
+    Returns ``{"checked": n, "unverifiable": [blocks without checksums], "bad": {block:
+    message}}``; a chunk that was deleted, zeroed or otherwise changed after its
+    block was marked done is ``bad``.
+    """
+    import zarr  # lazy: see _write_template
+
+    path = Path(path)
+    attrs = read_attrs(path)
+    shape = [int(x) for x in attrs.get("block_shape") or ()]
+    group = zarr.open_group(str(path), mode="r", zarr_format=3)
+    m = Manifest(path)
+    bad: dict[int, str] = {}
+    unverifiable: list[int] = []
+    checked = 0
+    for b in sorted(m.done()):
+        try:
+            text = (m.done_dir / str(b)).read_text(encoding="utf-8")
+            crcs = json.loads(text)["crc32"] if text.strip() else None
+        except (OSError, ValueError, KeyError, TypeError):
+            crcs = None
+        if not crcs:
+            unverifiable.append(b)
+            continue
+        checked += 1
+        for name, want in sorted(crcs.items()):
+            arr = group[name]
+            grid = [-(-n // c) for n, c in zip(arr.shape, shape, strict=True)]
+            coords = tuple(int(i) for i in np.unravel_index(b, grid))
+            f = path / name / arr.metadata.encode_chunk_key(coords)
+            got = _crc32(f)
+            if got != want:
+                what = "is missing" if got is None else "has changed"
+                bad[b] = f"the chunk of {name} ({f.relative_to(path)}) {what} since it was written"
+                break
+    return {"checked": checked, "unverifiable": unverifiable, "bad": bad}
 
 
 def finalize_store(path: str | Path) -> None:
     """Mark the store complete and consolidate its metadata (once, by the driver)."""
     import zarr  # lazy: see _write_template
 
-    group = zarr.open_group(str(path), mode="r+", zarr_format=3)
-    group.attrs["complete"] = True
-    group.attrs["completed"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    # consolidate first, then mark complete (one attribute write, which keeps the
+    # consolidated metadata): a crash in between leaves a store that is not yet
+    # complete, which --resume finalizes again; never a complete, unconsolidated one
     _consolidate(path)
+    _step("finalize:consolidated")
+    group = zarr.open_group(str(path), mode="r+", zarr_format=3)
+    group.attrs.update(
+        {
+            "complete": True,
+            "completed": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+    )
+    _step("finalize:complete")
 
 
 def store_status(path: str | Path) -> dict[str, Any]:
@@ -600,3 +769,153 @@ def store_status(path: str | Path) -> dict[str, Any]:
         "complete": bool(attrs.get("complete")) and not missing,
         "created": attrs.get("created"),
     }
+
+
+# --- one writer per store ----------------------------------------------------------
+def lock_path(path: str | Path) -> Path:
+    """The lock file of the store at ``path``: beside it (``.<name>.lock``), so that it
+    also guards the store's creation and replacement."""
+    path = Path(path)
+    return path.parent / f".{path.name}.lock"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    except (OSError, OverflowError, ValueError):
+        return False
+    return True
+
+
+def _read_lock(lock: Path) -> dict[str, Any] | None:
+    try:
+        info = json.loads(lock.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, UnicodeDecodeError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _holder(info: Mapping[str, Any]) -> str:
+    return (
+        f"pid {info.get('pid', '?')} on host {info.get('host', '?')} since "
+        f"{info.get('time', '?')} ({info.get('command', '?')})"
+    )
+
+
+class StoreLock:
+    """An exclusive lock of one store: a file holding pid, host, time and command.
+
+    Taken by every writer of a whole store (``sweep run``, ``--resume``,
+    ``--overwrite``, ``sweep init``) for as long as it writes; shards of one
+    initialised store do not take it (they write disjoint blocks concurrently),
+    but refuse to start while a whole-store writer holds it. The lock is created
+    whole (written to a temporary file, then hard-linked into place, which fails
+    if it exists). A lock whose process is gone (same host, pid not running) is
+    stale: it is reported on stderr and taken over. A lock held from another
+    host cannot be checked: it is refused with the file to delete.
+    """
+
+    def __init__(self, lock: str | Path, command: str, *, what: str = "store") -> None:
+        self.lock = Path(lock)
+        self.command = command
+        self.what = what
+        self.held = False
+
+    def _info(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "command": self.command,
+        }
+
+    def stale(self, info: Mapping[str, Any] | None) -> bool:
+        """True when the holder described by ``info`` is certainly gone."""
+        if info is None:
+            return False
+        if not info:  # unreadable: written by no version of this package
+            return True
+        pid = info.get("pid")
+        if info.get("host") != socket.gethostname() or not isinstance(pid, int):
+            return False
+        return not _pid_alive(pid)
+
+    def try_acquire(self) -> bool:
+        """Take the lock (True), or leave it to its live holder (False)."""
+        self.lock.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(3):
+            fd, tmp = tempfile.mkstemp(prefix=f"{self.lock.name}.", dir=self.lock.parent)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    json.dump(self._info(), f)
+                os.link(tmp, self.lock)
+                self.held = True
+                return True
+            except FileExistsError:
+                info = _read_lock(self.lock)
+                if info is None:
+                    continue  # released meanwhile: try again
+                if not self.stale(info):
+                    return False
+                print(
+                    f"sweep: warning: removed a stale lock of {self.what} "
+                    f"{str(self.lock)!r}: {_holder(info)} is no longer running",
+                    file=sys.stderr,
+                )
+                self.lock.unlink(missing_ok=True)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+        return False
+
+    def holder(self) -> str:
+        info = _read_lock(self.lock)
+        return _holder(info) if info else "an unknown process"
+
+    def acquire(self) -> StoreLock:
+        """Take the lock or raise :class:`StoreError` naming its holder."""
+        if not self.try_acquire():
+            raise StoreError(
+                f"{self.what} is being written by {self.holder()}: one writer per store "
+                f"(if that process is gone, delete {str(self.lock)!r})"
+            )
+        return self
+
+    def release(self) -> None:
+        if self.held:
+            info = _read_lock(self.lock)
+            if info and info.get("pid") == os.getpid():
+                self.lock.unlink(missing_ok=True)
+            self.held = False
+
+    def __enter__(self) -> StoreLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def check_unlocked(path: str | Path) -> None:
+    """Raise :class:`StoreError` while a live whole-store writer holds the store's lock
+    (a stale lock is reported and removed). Reads only: shards never block each other."""
+    lk = StoreLock(lock_path(path), "check", what=f"store {str(path)!r}")
+    info = _read_lock(lk.lock)
+    if info is None:
+        return
+    if lk.stale(info):
+        print(
+            f"sweep: warning: removed a stale lock of store {str(path)!r}: "
+            f"{_holder(info)} is no longer running",
+            file=sys.stderr,
+        )
+        lk.lock.unlink(missing_ok=True)
+        return
+    raise StoreError(
+        f"store {str(path)!r} is being written by {_holder(info)}: shards wait for it to "
+        f"finish (if that process is gone, delete {str(lk.lock)!r})"
+    )

@@ -89,9 +89,44 @@ def slow_blocks(seconds: float) -> None:
     _patch_compute(pytest.MonkeyPatch(), wrap)
 
 
-def cli_code(argv: list[str], *, delay: float | None = None) -> list[str]:
-    """``python -c`` command running ``sweep argv`` in a fresh interpreter (optionally slowed)."""
+def fault_at(step: str, action: str = "raise") -> None:
+    """At the storage step ``step`` (``sweep.store.fault_hook``), ``raise`` or ``kill``
+    (SIGKILL this process: kill -9 at a controlled point)."""
+    import os
+    import signal
+
+    from sweep import store
+
+    def hook(name: str) -> None:
+        if name == step:
+            if action == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            raise RuntimeError(f"injected failure at {name}")
+
+    store.fault_hook = hook
+
+
+@contextlib.contextmanager
+def failing_at(step: str) -> Iterator[None]:
+    """Within the block, the storage step ``step`` raises (in this process)."""
+    from sweep import store
+
+    old = store.fault_hook
+    fault_at(step, "raise")
+    try:
+        yield
+    finally:
+        store.fault_hook = old
+
+
+def cli_code(
+    argv: list[str], *, delay: float | None = None, kill_at: str | None = None
+) -> list[str]:
+    """``python -c`` command running ``sweep argv`` in a fresh interpreter (optionally slowed,
+    optionally killed with SIGKILL at the storage step ``kill_at``)."""
     setup = f"import helpers; helpers.slow_blocks({delay!r}); " if delay else ""
+    if kill_at:
+        setup += f"import helpers; helpers.fault_at({kill_at!r}, 'kill'); "
     code = (
         f"import sys; sys.path.insert(0, {str(TESTS)!r}); {setup}"
         f"from sweep.cli import main; sys.exit(main({list(argv)!r}))"

@@ -584,6 +584,8 @@ def adaptive_cells(
     if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 0:
         raise ConfigError(f"levels = {levels!r} is not allowed: an integer >= 0")
     L = int(levels)
+    if L > 62:
+        raise ConfigError(f"levels = {levels!r} is not allowed: at most 62 (a stride of 2^L)")
     act = np.array([n >= 2 for n in shape])
     D = int(act.sum())
     top = np.array(shape, dtype=np.int64) - 1
@@ -1104,6 +1106,13 @@ def check_adaptive(spec: SweepSpec, output: str, levels: int | None, level: floa
         isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 0
     ):
         raise ConfigError(f"--levels {levels!r} is not allowed: an integer >= 0")
+    longest = max(spec.shape) - 1
+    most = max(0, math.ceil(math.log2(longest))) if longest > 1 else 0
+    if levels is not None and levels > most:
+        raise ConfigError(
+            f"--levels {levels!r} is not allowed: an integer from 0 to {most} (the coarse "
+            f"stride 2^L cannot exceed the longest axis, {longest + 1} points)"
+        )
     if level is not None and not math.isfinite(float(level)):
         raise ConfigError(f"--level {level!r} is not allowed: must be a finite number")
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
 from ..plot import DEFAULT_DPI, open_store, parse_sel, plot, save_figure
 from ..spec import ConfigError
+from ..store import store_status
 from .common import EXIT_OK
 
 __all__ = ["add_parsers"]
@@ -50,15 +53,32 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(func=cmd_plot)
 
 
+def warn_incomplete(store: str, attrs: dict) -> None:
+    """A one-line warning on stderr when a sweep store is not complete (missing blocks
+    read as NaN / not written)."""
+    if attrs.get("complete") is True or "n_blocks" not in attrs:
+        return
+    st = store_status(store)
+    print(
+        f"sweep: warning: store {store!r} is not complete ({len(st['missing'])} of "
+        f"{st['n_blocks']} blocks missing: their points read as NaN / not written); "
+        "complete it with 'sweep run CONFIG --resume'",
+        file=sys.stderr,
+    )
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     """``sweep plot``: returns the exit code; bad input raises :class:`ConfigError`."""
     if not args.out:
         raise ConfigError("-o FILE.png is required: the image file to write")
+    if Path(args.out).is_dir():
+        raise ConfigError(f"-o {args.out!r} is a directory: give the image file to write")
     try:
         dpi = int(str(args.dpi))
     except ValueError:
         raise ConfigError(f"--dpi {args.dpi!r} is not allowed: an integer 10..2400") from None
     ds = open_store(args.store)
+    warn_incomplete(args.store, ds.attrs)
     sel = parse_sel(args.sel)
     bds = open_store(args.boundary) if args.boundary else None
     if bds is not None and args.y is None:

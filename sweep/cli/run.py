@@ -13,7 +13,7 @@ from ..execute import free_disk
 from ..plan import make_plan
 from ..report import plan_report, registry_table, status_report, store_summary
 from ..spec import ConfigError, load_spec
-from ..store import check_parent, store_status
+from ..store import StoreError, aside_stores, check_parent, store_status, verify_store
 from ..units import human_bytes
 from .common import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, SCHEDULER_HELP, number
 
@@ -69,6 +69,12 @@ def add_parsers(sub: Any) -> None:
     )
     p.add_argument("store")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="also check every done block's chunk files against the checksums recorded "
+        "when it was written (finds deleted or damaged chunks)",
+    )
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser(
@@ -155,9 +161,37 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     if not Path(args.store).exists():
+        aside = aside_stores(args.store)
+        if aside:
+            raise StoreError(
+                f"store {args.store!r} does not exist, but an interrupted --overwrite moved "
+                f"the previous store aside, whole, to {str(aside[-1])!r}: rename it back, or "
+                "delete it and run again"
+            )
         raise ConfigError(f"store {args.store!r} does not exist")
     st = store_status(args.store)
-    print(json.dumps(st, indent=2) if args.json else status_report(st))
+    if args.verify:
+        v = verify_store(args.store)
+        st["verify"] = v
+        if v["bad"]:
+            st["complete"] = False
+    if args.json:
+        print(json.dumps(st, indent=2))
+    else:
+        print(status_report(st))
+        if args.verify:
+            v = st["verify"]
+            print(
+                f"verified  {v['checked']} block(s); {len(v['bad'])} damaged; "
+                f"{len(v['unverifiable'])} without checksums"
+            )
+            for b, msg in v["bad"].items():
+                print(f"  block {b}: {msg}")
+            if v["bad"]:
+                print(
+                    f"  to recompute them: delete their markers in "
+                    f"{str(Path(args.store) / '.sweep' / 'done')!r}, then 'sweep run CONFIG --resume'"
+                )
     return EXIT_OK if st["complete"] else EXIT_INCOMPLETE
 
 
@@ -171,7 +205,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     need = plan.output_bytes()
     if need > free:
         raise ConfigError(
-            f"the store would need {human_bytes(need)} but only {human_bytes(free)} is free"
+            f"the store would need up to {human_bytes(need)} (uncompressed: an upper bound) "
+            f"but only {human_bytes(free)} is free"
         )
     return EXIT_OK
 
