@@ -420,7 +420,7 @@ def test_sensitivity_n_that_cannot_fit_is_refused(tmp_path, capsys):
         ("local:99999999999", "at most"),
         ("tcp://", "tcp://HOST:PORT"),
         ("tcp://host:notaport", "tcp://HOST:PORT"),
-        ("tcp://127.0.0.1:1", "cannot reach"),
+        ("tcp://127.0.0.1:1", "cannot connect"),
     ],
 )
 def test_bad_schedulers_write_nothing(tmp_path, capsys, scheduler, words):
