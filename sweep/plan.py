@@ -63,7 +63,10 @@ def _auto_chunks(shape: tuple[int, ...], bytes_per_point: int, target: int) -> t
     # on a longer axis would waste half the work; unless that breaks the memory target
     # (many small axes: 26 axes of 2 values would make the whole grid one block)
     two = tuple(max(c, 2) if n >= 2 else c for c, n in zip(chunks, shape, strict=True))
-    if math.prod(two) * max(1, bytes_per_point) <= max(target, bytes_per_point):
+    padded = sum(1 for c, n in zip(chunks, shape, strict=True) if c == 1 and n >= 2)
+    # one padded axis at most doubles the block (as always: measured fastest, since the
+    # compute shape would pad it anyway); more may not break the target
+    if padded <= 1 or math.prod(two) * max(1, bytes_per_point) <= max(target, bytes_per_point):
         return two
     return tuple(chunks)
 
