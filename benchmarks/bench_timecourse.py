@@ -276,7 +276,9 @@ def _np_cell_rhs(n: np.ndarray, q: dict) -> np.ndarray:
     d_na = -g * q["g_na"] * (v - e_na) - 3 * j + jn - g * g_h * (v - e_h)
     d_k = -g * q["g_k"] * (v - e_k) + 2 * j - jk + jn
     d_cl = g * g_c * (v - e_cl) - jk + 2 * jn
-    return np.array([d_na, d_k, d_cl])
+    # clamped [HCO3-]i: the HCO3- made as the volume changes brings its Na+ (NHE1)
+    dw = (d_na + d_k + d_cl) / (q["osm_o"] - 2 * q["hco3_i"])
+    return np.array([d_na + q["hco3_i"] * dw, d_k, d_cl])
 
 
 # ------------------------------------------------------------------ Lorenz anchor
