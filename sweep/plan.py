@@ -20,11 +20,31 @@ import numpy as np
 from .design import design_rows
 from .spec import ConfigError, SweepSpec
 
-__all__ = ["Plan", "make_plan", "parse_shard", "compute_shape", "BLOCK_BYTES_TARGET"]
+__all__ = [
+    "Plan",
+    "make_plan",
+    "parse_shard",
+    "compute_shape",
+    "partial_bytes",
+    "BLOCK_BYTES_TARGET",
+    "FUSED_BLOCK_POINTS",
+]
 
 #: Default memory target of one block's outputs, bytes (blocks this size fit
 #: comfortably in a worker; measured in benchmarks/RESULTS.md).
 BLOCK_BYTES_TARGET = 16 * 2**20
+
+#: Most grid points of one block of a reductions-only sweep (``keep_full: false``).
+#: Its reductions are computed in cache-sized tiles and no field is materialised, so
+#: memory follows the block's partials (kept at most :data:`BLOCK_BYTES_TARGET`),
+#: not its points; the bound only keeps a block's run time short (assumption: a few
+#: seconds at the slowest outputs, so progress, retries and resumes stay fine-grained).
+FUSED_BLOCK_POINTS = 2**28
+#: Blocks a reductions-only sweep is cut into at least, where its grid allows
+#: (assumption: enough tasks to keep every core of a node busy and balanced).
+FUSED_MIN_BLOCKS = 64
+#: Fewest grid points of a reductions-only block (below, per-block overhead dominates).
+FUSED_MIN_POINTS = 2**16
 
 
 _ROWS: OrderedDict[str, tuple[np.ndarray | None, dict[str, np.ndarray]]] = OrderedDict()
@@ -213,11 +233,42 @@ def plan_memory_check(spec: SweepSpec) -> None:
         )
 
 
+def partial_bytes(spec: SweepSpec, block_shape: tuple[int, ...]) -> int:
+    """Bytes of one block's reduction partials (float64, one array per partial kind)."""
+    from .reduce import partial_kinds  # (reduce imports this module)
+
+    total = 0
+    for r in spec.reduce:
+        kept = [c for d, c in zip(spec.dims, block_shape, strict=True) if d not in r.over]
+        total += 8 * len(partial_kinds(r)) * math.prod(kept)
+    return total
+
+
+def _fused_chunks(spec: SweepSpec, block_bytes: int) -> tuple[int, ...]:
+    """Blocks of a reductions-only grid: points bounded by :data:`FUSED_BLOCK_POINTS`
+    (scaled like ``block_bytes``), at least :data:`FUSED_MIN_BLOCKS` blocks where
+    the grid allows, and the block's partials within ``block_bytes``. O(axes) work
+    per try, at most ~60 tries (the target halves)."""
+    scale = block_bytes / BLOCK_BYTES_TARGET
+    n = spec.n_points
+    target = min(FUSED_BLOCK_POINTS, max(FUSED_MIN_POINTS, n // FUSED_MIN_BLOCKS))
+    target = max(1, int(target * scale))
+    while True:
+        chunks = _auto_chunks(spec.shape, 1, target)
+        if target <= 1 or partial_bytes(spec, chunks) <= max(block_bytes, 1):
+            return chunks
+        target //= 2
+
+
 def make_plan(spec: SweepSpec, block_bytes: int = BLOCK_BYTES_TARGET) -> Plan:
-    """Choose block shapes: the config's ``chunks`` where given, else from ``block_bytes``."""
+    """Choose block shapes: the config's ``chunks`` where given, else from ``block_bytes``
+    (a reductions-only grid: :func:`_fused_chunks`, its fields are never materialised)."""
     shape = spec.shape
     plan_memory_check(spec)
-    auto = _auto_chunks(shape, bytes_per_point(spec), block_bytes)
+    if spec.reduce and not spec.keep_full and not spec.design:
+        auto = _fused_chunks(spec, block_bytes)
+    else:
+        auto = _auto_chunks(shape, bytes_per_point(spec), block_bytes)
     block = tuple(
         min(spec.chunks.get(d, a), n) for d, a, n in zip(spec.dims, auto, shape, strict=True)
     )

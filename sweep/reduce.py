@@ -25,6 +25,10 @@ __all__ = [
     "counted",
     "create_partials",
     "block_partials",
+    "partial_kinds",
+    "partial_name",
+    "partial_region",
+    "scale_partial",
     "finalize_reductions",
     "reduce_in_memory",
 ]
@@ -122,6 +126,37 @@ def _partial_name(r: Reduction, kind: str) -> str:
     return f"{r.output}__{'-'.join(r.over)}__{kind}"
 
 
+def partial_kinds(r: Reduction) -> tuple[str, ...]:
+    """The partial kinds reduction ``r`` needs (``min``, ``max``, ``sum``, ``count``,
+    ``pos``, ``neg``, ``zero``), in a fixed order."""
+    return _kinds(r)
+
+
+def partial_name(r: Reduction, kind: str) -> str:
+    """Name of the ``_partials`` array of reduction ``r`` and partial ``kind``."""
+    return _partial_name(r, kind)
+
+
+def partial_region(plan: Plan, r: Reduction, block: int) -> tuple[slice, ...]:
+    """Region of ``block``'s partials of ``r`` in its ``_partials`` arrays: one row of the
+    leading block axis (the block's position along the reduced axes), then the block's
+    region along the kept axes."""
+    idx = plan.block_index(block)
+    region_full = plan.block_slices(block)
+    over = _over(plan, r)
+    gb = [plan.grid_blocks[i] for i in over]
+    ob = int(np.ravel_multi_index([idx[i] for i in over], gb)) if over else 0
+    return (slice(ob, ob + 1), *(region_full[i] for i, _, _, _ in _kept(plan, r)))
+
+
+def scale_partial(kind: str, x: np.ndarray, n: int) -> np.ndarray:
+    """The partial ``kind`` of ``n`` identical copies of the points that gave ``x``
+    (exact for counts, min and max; one rounding of ``sum * n``)."""
+    if kind in ("min", "max") or n == 1:
+        return x
+    return x * float(n)
+
+
 def _partial_layout(plan: Plan, r: Reduction):
     over_blocks = int(np.prod([plan.grid_blocks[i] for i in _over(plan, r)], dtype=np.int64))
     kept = _kept(plan, r)
@@ -154,15 +189,10 @@ def block_partials(
 ) -> dict[str, tuple[tuple[slice, ...], np.ndarray]]:
     """This block's partials: name -> (region in the partial array, values)."""
     out = {}
-    idx = plan.block_index(block)
-    region_full = plan.block_slices(block)
     for r in plan.spec.reduce:
         v = values[r.output]
         over = tuple(_over(plan, r))
-        kept = _kept(plan, r)
-        gb = [plan.grid_blocks[i] for i in over]
-        ob = int(np.ravel_multi_index([idx[i] for i in over], gb)) if over else 0
-        region = (slice(ob, ob + 1), *(region_full[i] for i, _, _, _ in kept))
+        region = partial_region(plan, r, block)
         for kind in _kinds(r):
             if kind == "min":
                 x = np.fmin.reduce(v, axis=over) if v.dtype.kind == "f" else v.min(axis=over)

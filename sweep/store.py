@@ -73,6 +73,8 @@ __all__ = [
 ]
 
 MANIFEST_DIR = ".sweep"
+#: Folder of a store holding the reduction partials of every block (one chunk per block).
+PARTIALS_DIR = "_partials"
 
 #: The one debug hook of the storage protocol: ``fault_hook(step)`` is called at
 #: each step of a store replacement (``"replace:aside"``, ``"replace:swapped"``)
@@ -630,8 +632,23 @@ class BlockWriter:
         if not partials:
             return
         if self._partials is None:
-            self._partials = RegionWriter(self.path / "_partials")
+            self._partials = RegionWriter(self.path / PARTIALS_DIR)
         self._partials.write(partials)
+
+    def partial_digests(
+        self, partials: Mapping[str, tuple[tuple[slice, ...], np.ndarray]]
+    ) -> dict[str, str | None]:
+        """CRC-32 of the chunk file of each partial, keyed by its path in the store
+        (``_partials/<name>/c/...``; a block's partials fill whole chunks)."""
+        if not partials or self._partials is None:
+            return {}
+        out: dict[str, str | None] = {}
+        for name, (region, _v) in partials.items():
+            arr = self._partials.group[name]
+            coords = tuple(s.start // c for s, c in zip(region, arr.chunks, strict=True))
+            key = f"{PARTIALS_DIR}/{name}/{arr.metadata.encode_chunk_key(coords)}"
+            out[key] = _crc32(self.path / key)
+        return out
 
 
 class RegionWriter:
@@ -680,7 +697,8 @@ def write_block(
     """Write one block's region (and reduction partials), then mark it done, in that order."""
     writer.write(region, values)
     writer.write_partials(partials or {})
-    writer.manifest.mark_done(block, writer.digests(region, values))
+    digests = {**writer.digests(region, values), **writer.partial_digests(partials or {})}
+    writer.manifest.mark_done(block, digests)
 
 
 def _crc32(path: Path) -> str | None:
@@ -692,7 +710,8 @@ def _crc32(path: Path) -> str | None:
 
 
 def verify_store(path: str | Path) -> dict[str, Any]:
-    """Check every done block's chunk files against the CRC-32s its marker recorded.
+    """Check every done block's chunk files (its fields and its reduction partials in
+    ``_partials/``) against the CRC-32s its marker recorded.
 
     Returns ``{"checked": n, "unverifiable": [blocks without checksums], "bad": {block:
     message}}``; a chunk that was deleted, zeroed or otherwise changed after its
@@ -719,14 +738,19 @@ def verify_store(path: str | Path) -> dict[str, Any]:
             continue
         checked += 1
         for name, want in sorted(crcs.items()):
-            arr = group[name]
-            grid = [-(-n // c) for n, c in zip(arr.shape, shape, strict=True)]
-            coords = tuple(int(i) for i in np.unravel_index(b, grid))
-            f = path / name / arr.metadata.encode_chunk_key(coords)
+            if name.startswith(PARTIALS_DIR + "/"):  # a reduction partial: its chunk's path
+                f = path / name
+                what_of = f"the reduction partial {name.split('/')[1]}"
+            else:
+                arr = group[name]
+                grid = [-(-n // c) for n, c in zip(arr.shape, shape, strict=True)]
+                coords = tuple(int(i) for i in np.unravel_index(b, grid))
+                f = path / name / arr.metadata.encode_chunk_key(coords)
+                what_of = f"the chunk of {name}"
             got = _crc32(f)
             if got != want:
                 what = "is missing" if got is None else "has changed"
-                bad[b] = f"the chunk of {name} ({f.relative_to(path)}) {what} since it was written"
+                bad[b] = f"{what_of} ({f.relative_to(path)}) {what} since it was written"
                 break
     return {"checked": checked, "unverifiable": unverifiable, "bad": bad}
 
