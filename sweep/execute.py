@@ -474,7 +474,7 @@ def _tile_reducer(
             for kind in kinds:
                 if kind == "count":
                     ok = valid & jnp.isfinite(v) if isf else valid
-                    x = jnp.sum(ok, axis=red, dtype=jnp.float64)
+                    x = jnp.sum(ok, axis=red, dtype=jnp.int32).astype(jnp.float64)
                 elif kind == "sum":
                     x = jnp.sum(jnp.where(present, v.astype(jnp.float64), 0.0), axis=red)
                 elif kind in ("min", "max"):
@@ -487,7 +487,7 @@ def _tile_reducer(
                     x = jnp.where(n_present > 0, y.astype(jnp.float64), jnp.nan)
                 else:
                     code = {"pos": 1, "neg": -1, "zero": 0}[kind]
-                    x = jnp.sum(valid & (v == code), axis=red, dtype=jnp.float64)
+                    x = jnp.sum(valid & (v == code), axis=red, dtype=jnp.int32).astype(jnp.float64)
                 res[kind] = x
             out.append(res)
         return out
