@@ -405,9 +405,12 @@ class BlockRunner:
 
 # --- fused, tiled, dependence-aware reductions ------------------------------------
 #: Points of one tile of a fused reduction (one compiled call): cache-sized, so the
-#: values of a tile and the intermediates of the kernels stay in the CPU caches
-#: (measured in benchmarks/RESULTS.md, bench_reduce.py: 2^16 points per tile).
-TILE_POINTS = 2**16
+#: values of a tile and the kernels' intermediates (a solver's iteration state) stay
+#: in the CPU caches. Measured (benchmarks/RESULTS.md, 2026-12-01): the Ca²⁺ steady
+#: state runs at 2.6 / 6.8 / 9.8 / 11.1 / 3.5 / 2.1 M points/s per core with tiles of
+#: 2^13 / 2^15 / 2^16 / 2^17 / 2^18 / 2^19 points (per-call overhead below, cache
+#: misses above); the 6-D mode map's mode_ncx is within 20% from 2^16 to 2^20.
+TILE_POINTS = 2**17
 
 
 def tile_shape(extents: Sequence[int], target: int = TILE_POINTS) -> tuple[int, ...]:
