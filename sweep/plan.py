@@ -18,7 +18,7 @@ from functools import cached_property
 import numpy as np
 
 from .design import design_rows
-from .spec import ConfigError, SweepSpec
+from .spec import ConfigError, Reduction, SweepSpec
 
 __all__ = [
     "Plan",
@@ -194,14 +194,21 @@ class Plan:
         return range(lo, hi)
 
     def output_bytes(self) -> int:
-        """Bytes of the full fields (if kept) plus the reductions and coordinates."""
+        """Bytes of the full fields (if kept), the reductions (with their ``_count``
+        companions and the blocks' partials) and the coordinates, uncompressed."""
         total = 0
         if self.spec.keep_full:
             for o in self.spec.outputs:
                 total += self.spec.n_points * self.spec.output_dtype(o).itemsize
         for r in self.spec.reduce:
             keep = [n for d, n in zip(self.dims, self.shape, strict=True) if d not in r.over]
-            total += len(r.stats) * int(np.prod(keep, dtype=np.int64)) * 8
+            kept = int(np.prod(keep, dtype=np.int64))
+            stats = len(r.stats) + sum(counted(self.spec, r, s) for s in r.stats)
+            rows = math.prod(
+                g for d, g in zip(self.dims, self.grid_blocks, strict=True) if d in r.over
+            )
+            # the variables (with their _count companions) and the blocks' partials
+            total += (stats + len(partial_kinds(r)) * rows) * kept * 8
         if self.spec.design:  # sampled coordinates, counted without sampling them
             total += self.spec.n_points * len(self.spec.axes) * 8
         return total
@@ -233,10 +240,33 @@ def plan_memory_check(spec: SweepSpec) -> None:
         )
 
 
+#: The partials each statistic needs from every block (combined when all are done).
+STAT_PARTIALS = {
+    "min": ("min", "count"),
+    "max": ("max", "count"),
+    "mean": ("sum", "count"),
+    "fraction_forward": ("pos", "count"),
+    "fraction_depolarizing": ("pos", "count"),
+    "fraction_reverse": ("neg", "count"),
+    "fraction_hyperpolarizing": ("neg", "count"),
+    "fraction_equilibrium": ("zero", "count"),
+}
+
+
+def partial_kinds(r: Reduction) -> tuple[str, ...]:
+    """The partial kinds reduction ``r`` needs (``min``, ``max``, ``sum``, ``count``,
+    ``pos``, ``neg``, ``zero``), in a fixed order."""
+    return tuple(dict.fromkeys(k for s in r.stats for k in STAT_PARTIALS[s]))
+
+
+def counted(spec: SweepSpec, r: Reduction, stat: str) -> bool:
+    """True when ``<output>_<stat>`` comes with ``<output>_<stat>_count``: every min, max
+    and mean of a floating-point output (whose points can be NaN where a solver failed)."""
+    return stat in ("min", "max", "mean") and spec.registry.outputs[r.output].dtype != "int8"
+
+
 def partial_bytes(spec: SweepSpec, block_shape: tuple[int, ...]) -> int:
     """Bytes of one block's reduction partials (float64, one array per partial kind)."""
-    from .reduce import partial_kinds  # (reduce imports this module)
-
     total = 0
     for r in spec.reduce:
         kept = [c for d, c in zip(spec.dims, block_shape, strict=True) if d not in r.over]

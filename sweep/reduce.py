@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .plan import Plan
+from .plan import STAT_PARTIALS, Plan, counted, partial_kinds
 from .spec import Reduction, SweepSpec
 
 __all__ = [
@@ -34,16 +34,7 @@ __all__ = [
     "reduce_in_memory",
 ]
 
-_NEEDS = {
-    "min": ("min", "count"),
-    "max": ("max", "count"),
-    "mean": ("sum", "count"),
-    "fraction_forward": ("pos", "count"),
-    "fraction_depolarizing": ("pos", "count"),
-    "fraction_reverse": ("neg", "count"),
-    "fraction_hyperpolarizing": ("neg", "count"),
-    "fraction_equilibrium": ("zero", "count"),
-}
+_NEEDS = STAT_PARTIALS
 _MEANING = {
     "min": "minimum",
     "max": "maximum",
@@ -69,13 +60,7 @@ def _over(plan: Plan, r: Reduction):
 
 
 def _kinds(r: Reduction) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(k for s in r.stats for k in _NEEDS[s]))
-
-
-def counted(spec: SweepSpec, r: Reduction, stat: str) -> bool:
-    """True when ``<output>_<stat>`` comes with ``<output>_<stat>_count``: every min, max
-    and mean of a floating-point output (whose points can be NaN where a solver failed)."""
-    return stat in ("min", "max", "mean") and spec.registry.outputs[r.output].dtype != "int8"
+    return partial_kinds(r)
 
 
 def reduction_vars(plan: Plan) -> dict[str, tuple[tuple, tuple, tuple, dict[str, Any]]]:
@@ -125,12 +110,6 @@ def reduction_vars(plan: Plan) -> dict[str, tuple[tuple, tuple, tuple, dict[str,
 
 def _partial_name(r: Reduction, kind: str) -> str:
     return f"{r.output}__{'-'.join(r.over)}__{kind}"
-
-
-def partial_kinds(r: Reduction) -> tuple[str, ...]:
-    """The partial kinds reduction ``r`` needs (``min``, ``max``, ``sum``, ``count``,
-    ``pos``, ``neg``, ``zero``), in a fixed order."""
-    return _kinds(r)
 
 
 def partial_name(r: Reduction, kind: str) -> str:
