@@ -392,12 +392,17 @@ class BlockRunner:
         false``) and its reduction partials (fused in the kernel when :attr:`fused`)."""
         spec = self.plan.spec
         if self.fused:
+            try:
+                partials = self.compute_partials(block)
+            except NotFusable:  # reduced from the fields computed whole, as without fusing
+                self.fused = False
+                return self.compute_block(block)
             values: dict[str, np.ndarray] = {}
             if spec.keep_full:
                 region, values = self.compute(block)
             else:
                 region = self.plan.block_slices(block)
-            return region, values, self.compute_partials(block)
+            return region, values, partials
         region, values = self.compute(block)
         partials = block_partials(self.plan, block, values) if spec.reduce else {}
         return region, (values if spec.keep_full else {}), partials
@@ -429,6 +434,10 @@ def tile_shape(extents: Sequence[int], target: int = TILE_POINTS) -> tuple[int, 
         t[j] = c
         budget //= c
     return tuple(max(c, 2) if e >= 2 else c for c, e in zip(t, extents, strict=True))
+
+
+class NotFusable(ValueError):
+    """A reduced output the fused path cannot reduce (not one value per point)."""
 
 
 @dataclass
@@ -524,10 +533,14 @@ class FusedReductions:
             by_output.setdefault(r.output, []).append((r, partial_kinds(r), over))
         self.outputs: list[_FusedOutput] = []
         k = len(plan.dims)
+        scalar = np.zeros((), spec.dtype)
         for name, reds in by_output.items():
             d = deps[name]
             tile = tile_shape([plan.block_shape[i] for i in d], tile_points)
             point = spec_point_function(spec, (name,))
+            shape = jax.eval_shape(point, *([scalar] * len(plan.dims)))[0].shape
+            if shape != ():  # e.g. a time course: reduced from its computed fields
+                raise NotFusable(f"{name} has per-point shape {shape}")
             self.outputs.append(_FusedOutput(name, d, reds, tile, _tile_reducer(point, k, d, reds)))
 
     def compute(self, block: int) -> dict[str, tuple[tuple[slice, ...], np.ndarray]]:
