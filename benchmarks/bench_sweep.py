@@ -100,10 +100,14 @@ SWEEP = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 from sweep import parse_config, run
+t_import = time.perf_counter() - t0
 spec = parse_config(json.loads(sys.argv[1]))
+t1 = time.perf_counter()
 res = run(spec, overwrite=True, scheduler=sys.argv[2], progress=False)
 assert res.complete
-print(json.dumps({"seconds": time.perf_counter() - t0, "loop": res.seconds,
+t2 = time.perf_counter()
+print(json.dumps({"seconds": t2 - t0, "loop": res.seconds, "import": t_import,
+                  "outside_loop": t2 - t1 - res.seconds,
                   "n_blocks": res.n_blocks,
                   "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -193,10 +197,19 @@ def main() -> None:
             f"grid: {' × '.join(map(str, shape))} = {pts:.3g} points, float32, outputs {', '.join(OUTPUTS)}"
         )
         base_cfg = config(n, str(tmp / "base.zarr"))
-        base = median_of(BASELINE, args.repeats, json.dumps(base_cfg))
-        shutil.rmtree(tmp / "base.zarr", ignore_errors=True)
         sw_cfg = config(n, str(tmp / "sweep.zarr"))
-        sw = median_of(SWEEP, args.repeats, json.dumps(sw_cfg), "threads")
+        # alternating (a noisy shared machine slows both alike), after one warm-up each
+        child(BASELINE, json.dumps(base_cfg))
+        child(SWEEP, json.dumps(sw_cfg), "threads")
+        pairs = [
+            (child(BASELINE, json.dumps(base_cfg)), child(SWEEP, json.dumps(sw_cfg), "threads"))
+            for _ in range(args.repeats)
+        ]
+        shutil.rmtree(tmp / "base.zarr", ignore_errors=True)
+        base = {k: statistics.median(b[k] for b, _ in pairs) for k in pairs[0][0]}
+        sw = {k: statistics.median(s[k] for _, s in pairs) for k in pairs[0][1]}
+        worst = min(b["seconds"] / s["seconds"] for b, s in pairs)
+        runs = ", ".join(f"{b['seconds']:.2f}/{s['seconds']:.2f}" for b, s in pairs)
         say(
             f"numpy+xarray.to_zarr : {base['seconds']:.2f} s end to end "
             f"({pts / base['seconds'] / 1e6:.1f} M points/s), peak RSS {base['rss_mib']:.0f} MiB"
@@ -207,8 +220,16 @@ def main() -> None:
             f"{sw['n_blocks']:.0f} blocks), peak RSS {sw['rss_mib']:.0f} MiB"
         )
         say(
-            f"ratio                : {base['seconds'] / sw['seconds']:.2f}x faster end to end, "
+            f"ratio                : {base['seconds'] / sw['seconds']:.2f}x faster end to end "
+            f"(median), {worst:.2f}x in the worst of {args.repeats} alternating pairs "
+            f"(numpy/sweep s: {runs}), "
             f"{base['rss_mib'] / sw['rss_mib']:.1f}x less peak memory"
+        )
+        say(
+            f"sweep run phases     : import of sweep {sw['import']:.2f} s, block loop "
+            f"{sw['loop']:.2f} s, rest of run() {sw['outside_loop']:.2f} s (template, "
+            "finalize); numpy+xarray compute "
+            f"{base['compute']:.2f} s, to_zarr {base['seconds'] - base['compute']:.2f} s"
         )
         for sched in ("local:1", "local:2"):
             r = median_of(SWEEP, 1, json.dumps(sw_cfg), sched)
@@ -272,7 +293,7 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if not args.no_record:
-        with open(HERE / "RESULTS.md", "a") as f:
+        with open(HERE / "RESULTS.md", "a", encoding="utf-8") as f:
             f.write(
                 f"\n## {time.strftime('%Y-%m-%d')} — bench_sweep.py (dense grid vs numpy+xarray)\n\n"
             )

@@ -27,6 +27,7 @@ Dispatcher (:func:`dispatch`)
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import shutil
@@ -48,7 +49,15 @@ from kernels.registry import REGISTRY, Registry
 
 from .plan import Plan, bytes_per_point, make_plan
 from .plan import compute_shape as plan_compute_shape
-from .reduce import block_partials, reduce_in_memory, reduction_vars
+from .reduce import (
+    block_partials,
+    partial_kinds,
+    partial_name,
+    partial_region,
+    reduce_in_memory,
+    reduction_vars,
+    scale_partial,
+)
 from .spec import ConfigError, SweepSpec, parse_config, spec_from_canonical
 from .store import BlockWriter, Manifest, coord_attrs, read_attrs, variable_attrs, write_block
 from .units import human_bytes
@@ -301,9 +310,15 @@ class BlockRunner:
     point : callable, optional
         A scalar function of the axis values returning a pytree (default: the
         spec's outputs, :func:`spec_point_function`).
+    fused : bool, optional
+        Compute reductions in the kernel (:class:`FusedReductions`). Default: when
+        the sweep stores no full field (``keep_full: false``, a grid); otherwise the
+        reductions are taken of the computed fields (:func:`~sweep.reduce.block_partials`).
     """
 
-    def __init__(self, plan: Plan, point: Callable | None = None) -> None:
+    def __init__(
+        self, plan: Plan, point: Callable | None = None, *, fused: bool | None = None
+    ) -> None:
         configure_jax()
         self.plan = plan
         spec = plan.spec
@@ -312,6 +327,10 @@ class BlockRunner:
         self._point = point or spec_point_function(spec, self.names)
         self._fn = jax.jit(batch_over_axes(self._point, len(spec.axes), sampled=bool(spec.design)))
         self.compute_shape = compute_shape(plan)
+        can_fuse = bool(spec.reduce) and not spec.design and point is None
+        self.fused = can_fuse and (not spec.keep_full if fused is None else bool(fused))
+        self._fused: FusedReductions | None = None
+        self._fused_lock = threading.Lock()
 
     def dependencies(self) -> dict[str, tuple[int, ...]]:
         """For each output, the axes (by position) its value can depend on.
@@ -356,6 +375,245 @@ class BlockRunner:
                 raise RuntimeError(f"{n}: computed as {o.dtype}, expected {self.dtypes[n]}")
             res[n] = o
         return region, res
+
+    def compute_partials(self, block: int) -> dict[str, tuple[tuple[slice, ...], np.ndarray]]:
+        """``block``'s reduction partials computed in the kernel, tile by tile (no field)."""
+        with self._fused_lock:  # compiled once, whichever thread asks first
+            if self._fused is None:
+                self._fused = FusedReductions(self)
+        return self._fused.compute(block)
+
+    def compute_block(
+        self, block: int
+    ) -> tuple[
+        tuple[slice, ...], dict[str, np.ndarray], dict[str, tuple[tuple[slice, ...], np.ndarray]]
+    ]:
+        """What a block stores: its region, the full fields (``{}`` with ``keep_full:
+        false``) and its reduction partials (fused in the kernel when :attr:`fused`)."""
+        spec = self.plan.spec
+        if self.fused:
+            try:
+                partials = self.compute_partials(block)
+            except NotFusable:  # reduced from the fields computed whole, as without fusing
+                self.fused = False
+                return self.compute_block(block)
+            values: dict[str, np.ndarray] = {}
+            if spec.keep_full:
+                region, values = self.compute(block)
+            else:
+                region = self.plan.block_slices(block)
+            return region, values, partials
+        region, values = self.compute(block)
+        partials = block_partials(self.plan, block, values) if spec.reduce else {}
+        return region, (values if spec.keep_full else {}), partials
+
+
+# --- fused, tiled, dependence-aware reductions ------------------------------------
+#: Points of one tile of a fused reduction (one compiled call): cache-sized, so the
+#: values of a tile and the kernels' intermediates (a solver's iteration state) stay
+#: in the CPU caches. Measured (benchmarks/RESULTS.md, 2026-12-01): the Ca²⁺ steady
+#: state runs at 2.6 / 6.8 / 9.8 / 11.1 / 3.5 / 2.1 M points/s per core with tiles of
+#: 2^13 / 2^15 / 2^16 / 2^17 / 2^18 / 2^19 points (per-call overhead below, cache
+#: misses above); the 6-D mode map's mode_ncx is within 20% from 2^16 to 2^20.
+TILE_POINTS = 2**17
+
+
+def tile_shape(extents: Sequence[int], target: int = TILE_POINTS) -> tuple[int, ...]:
+    """A fixed C-order tile of at most ~``target`` points over ``extents`` (last axes first).
+
+    Every axis of two or more points gets at least 2 points per tile (as the
+    compute shape of a block, :func:`compute_shape`: XLA treats size-1 dimensions
+    differently).
+    """
+    budget = max(1, int(target))
+    t = [1] * len(extents)
+    for j in reversed(range(len(extents))):
+        e = int(extents[j])
+        c = int(min(e, max(1, budget)))
+        c = -(-e // -(-e // c))  # even tiles, no sliver at the edge
+        t[j] = c
+        budget //= c
+    return tuple(max(c, 2) if e >= 2 else c for c, e in zip(t, extents, strict=True))
+
+
+class NotFusable(ValueError):
+    """A reduced output the fused path cannot reduce (not one value per point)."""
+
+
+@dataclass
+class _FusedOutput:
+    """The reductions of one output: its axes, tile shape and compiled tile function."""
+
+    name: str
+    deps: tuple[int, ...]
+    reductions: list[tuple[Any, tuple[str, ...], tuple[int, ...]]]
+    tile: tuple[int, ...]
+    fn: Callable[..., Any]
+
+
+def _tile_reducer(
+    point: Callable,
+    n_axes: int,
+    deps: tuple[int, ...],
+    reductions: Sequence[tuple[Any, tuple[str, ...], tuple[int, ...]]],
+) -> Callable:
+    """Jitted ``fn(xs, masks) -> [{kind: partial}]`` of one output on one tile.
+
+    ``xs`` holds one value per axis: an array of the tile's values for the axes in
+    ``deps``, a scalar for the others (the output does not depend on them).
+    ``masks`` (one boolean array per axis in ``deps``) mark the tile's real points
+    (its tail may be padding). Each reduction's partials are reduced over its
+    axes in ``deps`` and keep the tile's other ``deps`` axes; the caller scales
+    them along the reduced axes the output does not depend on.
+    """
+    fn = lambda *xs: point(*xs)[0]  # noqa: E731
+    for j in reversed(deps):
+        fn = jax.vmap(fn, in_axes=tuple(0 if i == j else None for i in range(n_axes)))
+    m = len(deps)
+
+    def tile_fn(xs, masks):
+        v = fn(*xs)
+        valid = jnp.ones(v.shape, bool)
+        for jj, mk in enumerate(masks):
+            valid = valid & mk.reshape(tuple(-1 if k == jj else 1 for k in range(m)))
+        isf = v.dtype.kind == "f"
+        present = valid & ~jnp.isnan(v) if isf else valid
+        out = []
+        for _r, kinds, over in reductions:
+            red = tuple(jj for jj, d in enumerate(deps) if d in over)
+            res = {}
+            n_present = jnp.sum(present, axis=red, dtype=jnp.float64)
+            for kind in kinds:
+                if kind == "count":
+                    ok = valid & jnp.isfinite(v) if isf else valid
+                    x = jnp.sum(ok, axis=red, dtype=jnp.int32).astype(jnp.float64)
+                elif kind == "sum":
+                    x = jnp.sum(jnp.where(present, v.astype(jnp.float64), 0.0), axis=red)
+                elif kind in ("min", "max"):
+                    if kind == "min":
+                        big = jnp.inf if isf else jnp.iinfo(v.dtype).max
+                        y = jnp.min(jnp.where(present, v, jnp.asarray(big, v.dtype)), axis=red)
+                    else:
+                        small = -jnp.inf if isf else jnp.iinfo(v.dtype).min
+                        y = jnp.max(jnp.where(present, v, jnp.asarray(small, v.dtype)), axis=red)
+                    x = jnp.where(n_present > 0, y.astype(jnp.float64), jnp.nan)
+                else:
+                    code = {"pos": 1, "neg": -1, "zero": 0}[kind]
+                    x = jnp.sum(valid & (v == code), axis=red, dtype=jnp.int32).astype(jnp.float64)
+                res[kind] = x
+            out.append(res)
+        return out
+
+    return jax.jit(tile_fn)
+
+
+class FusedReductions:
+    """A block's reduction partials computed in the kernel, tile by tile.
+
+    For every reduced output, only its own axes (:meth:`BlockRunner.dependencies`)
+    are evaluated: along a reduced axis it does not depend on, its partials are
+    scaled by the number of points (sum × n, counts × n, min and max unchanged),
+    and along a kept axis it does not depend on they are repeated. The block is
+    walked in fixed tiles (:data:`TILE_POINTS`, C order) with one compiled tile
+    function per output; tiles return partials only, so no field of the block is
+    ever materialised. Tiles along reduced axes are combined in C order (sums
+    added, ``fmin``/``fmax``), so a block's partials depend only on the block
+    shape, never on threads or schedulers.
+    """
+
+    def __init__(self, runner: BlockRunner, tile_points: int = TILE_POINTS) -> None:
+        plan = runner.plan
+        spec = plan.spec
+        self.plan = plan
+        deps = runner.dependencies()
+        axis = {d: i for i, d in enumerate(plan.dims)}
+        by_output: dict[str, list] = {}
+        for r in spec.reduce:
+            over = tuple(axis[d] for d in r.over)
+            by_output.setdefault(r.output, []).append((r, partial_kinds(r), over))
+        self.outputs: list[_FusedOutput] = []
+        k = len(plan.dims)
+        scalar = np.zeros((), spec.dtype)
+        for name, reds in by_output.items():
+            d = deps[name]
+            tile = tile_shape([plan.block_shape[i] for i in d], tile_points)
+            point = spec_point_function(spec, (name,))
+            shape = jax.eval_shape(point, *([scalar] * len(plan.dims)))[0].shape
+            if shape != ():  # e.g. a time course: reduced from its computed fields
+                raise NotFusable(f"{name} has per-point shape {shape}")
+            self.outputs.append(_FusedOutput(name, d, reds, tile, _tile_reducer(point, k, d, reds)))
+
+    def compute(self, block: int) -> dict[str, tuple[tuple[slice, ...], np.ndarray]]:
+        """``block``'s partials: name -> (region in the ``_partials`` array, values)."""
+        plan = self.plan
+        spec = plan.spec
+        region = plan.block_slices(block)
+        dt = spec.dtype
+        vals = [np.asarray(plan.coords[a][s]) for a, s in zip(spec.axis_names, region, strict=True)]
+        lengths = [s.stop - s.start for s in region]
+        out = {}
+        for fo in self.outputs:
+            out.update(self._output(block, fo, vals, lengths, dt))
+        return out
+
+    def _output(self, block, fo: _FusedOutput, vals, lengths, dt):
+        plan = self.plan
+        k = len(plan.dims)
+        deps = fo.deps
+        ext = [lengths[i] for i in deps]
+        n_tiles = [-(-e // t) for e, t in zip(ext, fo.tile, strict=True)]
+        scalars = [np.asarray(vals[i][0], dtype=dt) for i in range(k)]
+        accs: list[dict[str, np.ndarray]] = []
+        keeps = []
+        for _r, kinds, over in fo.reductions:
+            keep = [jj for jj, d in enumerate(deps) if d not in over]
+            keeps.append(keep)
+            shape = tuple(ext[jj] for jj in keep)
+            accs.append(
+                {
+                    kd: np.full(shape, np.nan) if kd in ("min", "max") else np.zeros(shape)
+                    for kd in kinds
+                }
+            )
+        for t_idx in np.ndindex(*n_tiles):
+            sl = [
+                slice(i * t, min((i + 1) * t, e))
+                for i, t, e in zip(t_idx, fo.tile, ext, strict=True)
+            ]
+            xs = list(scalars)
+            masks = []
+            for jj, d in enumerate(deps):
+                n = sl[jj].stop - sl[jj].start
+                xs[d] = pad_rows(vals[d][sl[jj]], fo.tile[jj]).astype(dt)
+                masks.append(np.arange(fo.tile[jj]) < n)
+            res = fo.fn(xs, masks)
+            for (_r, kinds, _over), keep, acc, part in zip(
+                fo.reductions, keeps, accs, res, strict=True
+            ):
+                where = tuple(sl[jj] for jj in keep)
+                trim = tuple(slice(0, sl[jj].stop - sl[jj].start) for jj in keep)
+                for kd in kinds:
+                    x = np.asarray(part[kd])[trim]
+                    if kd == "min":
+                        acc[kd][where] = np.fmin(acc[kd][where], x)
+                    elif kd == "max":
+                        acc[kd][where] = np.fmax(acc[kd][where], x)
+                    else:
+                        acc[kd][where] += x
+        out = {}
+        for (r, kinds, over), keep, acc in zip(fo.reductions, keeps, accs, strict=True):
+            n = math.prod(lengths[i] for i in over if i not in deps)
+            kept_axes = [i for i in range(k) if i not in over]
+            kept_deps = [deps[jj] for jj in keep]
+            target = tuple(lengths[i] for i in kept_axes)
+            # the partial's axes in the array order: deps' kept axes, the others repeated
+            expand = tuple(1 if i not in kept_deps else lengths[i] for i in kept_axes)
+            pr = partial_region(plan, r, block)
+            for kd in kinds:
+                x = scale_partial(kd, acc[kd], n).reshape(expand)
+                x = np.array(np.broadcast_to(np.asarray(x), target))
+                out[partial_name(r, kd)] = (pr, x[None, ...])
+        return out
 
 
 # --- per-process caches (a worker compiles once, opens the store once) -----------
@@ -403,11 +661,9 @@ def run_block_task(
     for _attempt in range(retries + 1):
         try:
             runner = runner_for(canonical, block_shape)
-            plan = runner.plan
-            region, values = runner.compute(block)
-            partials = block_partials(plan, block, values) if plan.spec.reduce else {}
+            region, values, partials = runner.compute_block(block)
             writer = _writer_for(path, runner, token)
-            write_block(writer, block, region, values if plan.spec.keep_full else {}, partials)
+            write_block(writer, block, region, values, partials)
             return block, None
         except Exception as exc:  # reported per block; the sweep goes on
             err = f"{type(exc).__name__}: {exc}"

@@ -18,13 +18,33 @@ from functools import cached_property
 import numpy as np
 
 from .design import design_rows
-from .spec import ConfigError, SweepSpec
+from .spec import ConfigError, Reduction, SweepSpec
 
-__all__ = ["Plan", "make_plan", "parse_shard", "compute_shape", "BLOCK_BYTES_TARGET"]
+__all__ = [
+    "Plan",
+    "make_plan",
+    "parse_shard",
+    "compute_shape",
+    "partial_bytes",
+    "BLOCK_BYTES_TARGET",
+    "FUSED_BLOCK_POINTS",
+]
 
 #: Default memory target of one block's outputs, bytes (blocks this size fit
 #: comfortably in a worker; measured in benchmarks/RESULTS.md).
 BLOCK_BYTES_TARGET = 16 * 2**20
+
+#: Most grid points of one block of a reductions-only sweep (``keep_full: false``).
+#: Its reductions are computed in cache-sized tiles and no field is materialised, so
+#: memory follows the block's partials (kept at most :data:`BLOCK_BYTES_TARGET`),
+#: not its points; the bound only keeps a block's run time short (assumption: a few
+#: seconds at the slowest outputs, so progress, retries and resumes stay fine-grained).
+FUSED_BLOCK_POINTS = 2**28
+#: Blocks a reductions-only sweep is cut into at least, where its grid allows
+#: (assumption: enough tasks to keep every core of a node busy and balanced).
+FUSED_MIN_BLOCKS = 64
+#: Fewest grid points of a reductions-only block (below, per-block overhead dominates).
+FUSED_MIN_POINTS = 2**16
 
 
 _ROWS: OrderedDict[str, tuple[np.ndarray | None, dict[str, np.ndarray]]] = OrderedDict()
@@ -174,14 +194,21 @@ class Plan:
         return range(lo, hi)
 
     def output_bytes(self) -> int:
-        """Bytes of the full fields (if kept) plus the reductions and coordinates."""
+        """Bytes of the full fields (if kept), the reductions (with their ``_count``
+        companions and the blocks' partials) and the coordinates, uncompressed."""
         total = 0
         if self.spec.keep_full:
             for o in self.spec.outputs:
                 total += self.spec.n_points * self.spec.output_dtype(o).itemsize
         for r in self.spec.reduce:
             keep = [n for d, n in zip(self.dims, self.shape, strict=True) if d not in r.over]
-            total += len(r.stats) * int(np.prod(keep, dtype=np.int64)) * 8
+            kept = int(np.prod(keep, dtype=np.int64))
+            stats = len(r.stats) + sum(counted(self.spec, r, s) for s in r.stats)
+            rows = math.prod(
+                g for d, g in zip(self.dims, self.grid_blocks, strict=True) if d in r.over
+            )
+            # the variables (with their _count companions) and the blocks' partials
+            total += (stats + len(partial_kinds(r)) * rows) * kept * 8
         if self.spec.design:  # sampled coordinates, counted without sampling them
             total += self.spec.n_points * len(self.spec.axes) * 8
         return total
@@ -213,11 +240,65 @@ def plan_memory_check(spec: SweepSpec) -> None:
         )
 
 
+#: The partials each statistic needs from every block (combined when all are done).
+STAT_PARTIALS = {
+    "min": ("min", "count"),
+    "max": ("max", "count"),
+    "mean": ("sum", "count"),
+    "fraction_forward": ("pos", "count"),
+    "fraction_depolarizing": ("pos", "count"),
+    "fraction_reverse": ("neg", "count"),
+    "fraction_hyperpolarizing": ("neg", "count"),
+    "fraction_equilibrium": ("zero", "count"),
+}
+
+
+def partial_kinds(r: Reduction) -> tuple[str, ...]:
+    """The partial kinds reduction ``r`` needs (``min``, ``max``, ``sum``, ``count``,
+    ``pos``, ``neg``, ``zero``), in a fixed order."""
+    return tuple(dict.fromkeys(k for s in r.stats for k in STAT_PARTIALS[s]))
+
+
+def counted(spec: SweepSpec, r: Reduction, stat: str) -> bool:
+    """True when ``<output>_<stat>`` comes with ``<output>_<stat>_count``: every min, max
+    and mean of a floating-point output (whose points can be NaN where a solver failed)."""
+    return stat in ("min", "max", "mean") and spec.registry.outputs[r.output].dtype != "int8"
+
+
+def partial_bytes(spec: SweepSpec, block_shape: tuple[int, ...]) -> int:
+    """Bytes of one block's reduction partials (float64, one array per partial kind)."""
+    total = 0
+    for r in spec.reduce:
+        kept = [c for d, c in zip(spec.dims, block_shape, strict=True) if d not in r.over]
+        total += 8 * len(partial_kinds(r)) * math.prod(kept)
+    return total
+
+
+def _fused_chunks(spec: SweepSpec, block_bytes: int) -> tuple[int, ...]:
+    """Blocks of a reductions-only grid: points bounded by :data:`FUSED_BLOCK_POINTS`
+    (scaled like ``block_bytes``), at least :data:`FUSED_MIN_BLOCKS` blocks where
+    the grid allows, and the block's partials within ``block_bytes``. O(axes) work
+    per try, at most ~60 tries (the target halves)."""
+    scale = block_bytes / BLOCK_BYTES_TARGET
+    n = spec.n_points
+    target = min(FUSED_BLOCK_POINTS, max(FUSED_MIN_POINTS, n // FUSED_MIN_BLOCKS))
+    target = max(1, int(target * scale))
+    while True:
+        chunks = _auto_chunks(spec.shape, 1, target)
+        if target <= 1 or partial_bytes(spec, chunks) <= max(block_bytes, 1):
+            return chunks
+        target //= 2
+
+
 def make_plan(spec: SweepSpec, block_bytes: int = BLOCK_BYTES_TARGET) -> Plan:
-    """Choose block shapes: the config's ``chunks`` where given, else from ``block_bytes``."""
+    """Choose block shapes: the config's ``chunks`` where given, else from ``block_bytes``
+    (a reductions-only grid: :func:`_fused_chunks`, its fields are never materialised)."""
     shape = spec.shape
     plan_memory_check(spec)
-    auto = _auto_chunks(shape, bytes_per_point(spec), block_bytes)
+    if spec.reduce and not spec.keep_full and not spec.design:
+        auto = _fused_chunks(spec, block_bytes)
+    else:
+        auto = _auto_chunks(shape, bytes_per_point(spec), block_bytes)
     block = tuple(
         min(spec.chunks.get(d, a), n) for d, a, n in zip(spec.dims, auto, shape, strict=True)
     )

@@ -12,12 +12,13 @@ the block size.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .plan import Plan
+from .plan import STAT_PARTIALS, Plan, counted, partial_kinds
 from .spec import Reduction, SweepSpec
 
 __all__ = [
@@ -25,20 +26,15 @@ __all__ = [
     "counted",
     "create_partials",
     "block_partials",
+    "partial_kinds",
+    "partial_name",
+    "partial_region",
+    "scale_partial",
     "finalize_reductions",
     "reduce_in_memory",
 ]
 
-_NEEDS = {
-    "min": ("min", "count"),
-    "max": ("max", "count"),
-    "mean": ("sum", "count"),
-    "fraction_forward": ("pos", "count"),
-    "fraction_depolarizing": ("pos", "count"),
-    "fraction_reverse": ("neg", "count"),
-    "fraction_hyperpolarizing": ("neg", "count"),
-    "fraction_equilibrium": ("zero", "count"),
-}
+_NEEDS = STAT_PARTIALS
 _MEANING = {
     "min": "minimum",
     "max": "maximum",
@@ -64,13 +60,7 @@ def _over(plan: Plan, r: Reduction):
 
 
 def _kinds(r: Reduction) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(k for s in r.stats for k in _NEEDS[s]))
-
-
-def counted(spec: SweepSpec, r: Reduction, stat: str) -> bool:
-    """True when ``<output>_<stat>`` comes with ``<output>_<stat>_count``: every min, max
-    and mean of a floating-point output (whose points can be NaN where a solver failed)."""
-    return stat in ("min", "max", "mean") and spec.registry.outputs[r.output].dtype != "int8"
+    return partial_kinds(r)
 
 
 def reduction_vars(plan: Plan) -> dict[str, tuple[tuple, tuple, tuple, dict[str, Any]]]:
@@ -122,6 +112,31 @@ def _partial_name(r: Reduction, kind: str) -> str:
     return f"{r.output}__{'-'.join(r.over)}__{kind}"
 
 
+def partial_name(r: Reduction, kind: str) -> str:
+    """Name of the ``_partials`` array of reduction ``r`` and partial ``kind``."""
+    return _partial_name(r, kind)
+
+
+def partial_region(plan: Plan, r: Reduction, block: int) -> tuple[slice, ...]:
+    """Region of ``block``'s partials of ``r`` in its ``_partials`` arrays: one row of the
+    leading block axis (the block's position along the reduced axes), then the block's
+    region along the kept axes."""
+    idx = plan.block_index(block)
+    region_full = plan.block_slices(block)
+    over = _over(plan, r)
+    gb = [plan.grid_blocks[i] for i in over]
+    ob = int(np.ravel_multi_index([idx[i] for i in over], gb)) if over else 0
+    return (slice(ob, ob + 1), *(region_full[i] for i, _, _, _ in _kept(plan, r)))
+
+
+def scale_partial(kind: str, x: np.ndarray, n: int) -> np.ndarray:
+    """The partial ``kind`` of ``n`` identical copies of the points that gave ``x``
+    (exact for counts, min and max; one rounding of ``sum * n``)."""
+    if kind in ("min", "max") or n == 1:
+        return x
+    return x * float(n)
+
+
 def _partial_layout(plan: Plan, r: Reduction):
     over_blocks = int(np.prod([plan.grid_blocks[i] for i in _over(plan, r)], dtype=np.int64))
     kept = _kept(plan, r)
@@ -154,15 +169,10 @@ def block_partials(
 ) -> dict[str, tuple[tuple[slice, ...], np.ndarray]]:
     """This block's partials: name -> (region in the partial array, values)."""
     out = {}
-    idx = plan.block_index(block)
-    region_full = plan.block_slices(block)
     for r in plan.spec.reduce:
         v = values[r.output]
         over = tuple(_over(plan, r))
-        kept = _kept(plan, r)
-        gb = [plan.grid_blocks[i] for i in over]
-        ob = int(np.ravel_multi_index([idx[i] for i in over], gb)) if over else 0
-        region = (slice(ob, ob + 1), *(region_full[i] for i, _, _, _ in kept))
+        region = partial_region(plan, r, block)
         for kind in _kinds(r):
             if kind == "min":
                 x = np.fmin.reduce(v, axis=over) if v.dtype.kind == "f" else v.min(axis=over)
@@ -183,36 +193,86 @@ def block_partials(
     return out
 
 
+#: Most bytes of partials a finalize reads at once (assumption: well within a driver's
+#: memory, and large enough that a typical store is combined in one read per array).
+FINALIZE_READ_BYTES = 64 * 2**20
+
+
+def _combine_rows(arr: Any, region: tuple[slice, ...], kind: str) -> np.ndarray:
+    """The partials of ``arr`` at ``region`` (kept axes) combined over its block rows.
+
+    Rows are read in groups of at most :data:`FINALIZE_READ_BYTES` and combined in
+    row order (sums added, ``fmin``/``fmax``), so the result depends only on the
+    store's partials, never on threads or read sizes beyond that fixed order.
+    """
+    n = int(arr.shape[0])
+    per_row = 8 * math.prod(s.stop - s.start for s in region)
+    step = max(1, FINALIZE_READ_BYTES // max(per_row, 1))
+    acc = None
+    for lo in range(0, n, step):
+        x = np.asarray(arr[(slice(lo, min(n, lo + step)), *region)], dtype=np.float64)
+        if kind == "min":
+            y = np.fmin.reduce(x, axis=0)
+            acc = y if acc is None else np.fmin(acc, y)
+        elif kind == "max":
+            y = np.fmax.reduce(x, axis=0)
+            acc = y if acc is None else np.fmax(acc, y)
+        else:
+            y = x.sum(axis=0)
+            acc = y if acc is None else acc + y
+    return acc
+
+
+def _target_regions(shape: tuple[int, ...], chunks: tuple[int, ...], rows: int):
+    """Regions of a final variable to combine one at a time: the whole array when its
+    partials fit one read, else chunk by chunk (C order)."""
+    if rows * 8 * math.prod(shape) <= FINALIZE_READ_BYTES or not shape:
+        return [tuple(slice(0, n) for n in shape)]
+    grid = [-(-n // c) for n, c in zip(shape, chunks, strict=True)]
+    return [
+        tuple(slice(i * c, min((i + 1) * c, n)) for i, c, n in zip(idx, chunks, shape, strict=True))
+        for idx in np.ndindex(*grid)
+    ]
+
+
 def finalize_reductions(path: str | Path, plan: Plan) -> None:
-    """Combine the partials of every block into the final reduction variables."""
+    """Combine the partials of every block into the final reduction variables.
+
+    Plain zarr and numpy, region by region (memory bounded by
+    :data:`FINALIZE_READ_BYTES` plus one region of the results): no dask, whose
+    import alone costs about a second.
+    """
     if not plan.spec.reduce:
         return
-    import dask.array as da  # lazy: dask.array takes ~0.5 s to import; only finalizing needs it
     import zarr  # lazy: see create_partials
 
     root = zarr.open_group(str(path), mode="r+", zarr_format=3)
     parts = zarr.open_group(str(Path(path) / "_partials"), mode="r")
     for r in plan.spec.reduce:
-        p = {k: da.from_zarr(parts[_partial_name(r, k)]) for k in _kinds(r)}
-        for s in r.stats:
-            if s == "min":
-                res = da.nanmin(p["min"], axis=0)
-            elif s == "max":
-                res = da.nanmax(p["max"], axis=0)
-            elif s == "mean":
-                res = p["sum"].sum(axis=0) / p["count"].sum(axis=0)
-            else:
-                key = _NEEDS[s][0]
-                res = p[key].sum(axis=0) / p["count"].sum(axis=0)
-            results = [(f"{r.output}_{s}", res)]
-            if counted(plan.spec, r, s):
-                results.append((f"{r.output}_{s}_count", p["count"].sum(axis=0)))
-            for name, x in results:
-                target = root[name]
-                if x.ndim == 0:
-                    target[...] = np.asarray(x.compute(scheduler="synchronous"))
-                else:
-                    da.store(x.rechunk(target.chunks), target, lock=False, scheduler="threads")
+        arrays = {k: parts[_partial_name(r, k)] for k in _kinds(r)}
+        first = arrays[_kinds(r)[0]]
+        kept_shape = tuple(first.shape[1:])
+        kept_chunks = tuple(first.chunks[1:])
+        for region in _target_regions(kept_shape, kept_chunks, int(first.shape[0])):
+            p = {k: _combine_rows(a, region, k) for k, a in arrays.items()}
+            count = p["count"]
+            for s in r.stats:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    if s in ("min", "max"):
+                        res = p[s]
+                    elif s == "mean":
+                        res = p["sum"] / count
+                    else:
+                        res = p[_NEEDS[s][0]] / count
+                results = [(f"{r.output}_{s}", res)]
+                if counted(plan.spec, r, s):
+                    results.append((f"{r.output}_{s}_count", count))
+                for name, x in results:
+                    x = np.asarray(x, dtype=np.float64)
+                    if x.ndim == 0:
+                        root[name][...] = x
+                    else:
+                        root[name][region] = x
 
 
 def reduce_in_memory(ds: Any, spec: SweepSpec) -> None:
