@@ -287,9 +287,10 @@ def local_summary(ds: Any, max_points: int = SUMMARY_MAX_POINTS) -> str:
         lines.append(f"{name}: ∂({num})/∂X over {int(np.prod(v.shape[1:]))} points")
         lines.append(f"  {'X':<18} {'min':>12} {'median':>12} {'max':>12}  unit         non-finite")
         a = np.asarray(v.values, dtype=np.float64)
+        by = v.attrs.get("units_by_wrt") or {}
         for i, w in enumerate(wrt):
             x = f"ln {w}" if scale[i] == "log" else w
-            unit = _ratio_unit(nu, units[i])
+            unit = by.get(w) or _ratio_unit(nu, units[i])
             row = a[i].ravel()
             ok = np.isfinite(row)
             bad = int(row.size - ok.sum())
