@@ -220,7 +220,8 @@ def convergence_report(ds: Any, max_rows: int = 8) -> str:
 
 
 def ranked_table(ds: Any) -> str:
-    """Per output, the inputs ranked by ST (Sobol') or μ* (Morris), as plain text."""
+    """Per output, the inputs (or factor groups) ranked by ST (Sobol', eFAST) or μ* (Morris),
+    as plain text."""
     method = ds.attrs.get("method", "sobol" if "ST" in ds else "morris")
     conf = float(ds.attrs.get("conf_level", _CONF_LEVEL))
     scale = [str(s) for s in ds["input_scale"].values] if "input_scale" in ds.coords else None
@@ -232,7 +233,7 @@ def ranked_table(ds: Any) -> str:
         unit = str(ds["output_units"].values[i]) if "output_units" in ds.coords else ""
         lines.append("")
         lines.append(f"{o}" + (f" ({unit})" if unit else ""))
-        if method == "sobol":
+        if method in ("sobol", "fast"):  # eFAST has S1 and ST as Sobol'
             st = ds["ST"].values[i]
             if not np.isfinite(st).any():
                 lines.append("  constant over the ranges: indices undefined")

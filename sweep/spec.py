@@ -867,10 +867,18 @@ def _parse_config(data: Mapping[str, Any], ranges: bool = False) -> SweepSpec:
         axes.append(ax)
         axes_resolved[aname] = res
     grouped = [a.name for a in axes if a.group is not None]
+    for a in axes:
+        if a.group is not None and a.group in axes_resolved and a.group != a.name:
+            other = next(b for b in axes if b.name == a.group)
+            if other.group != a.group:
+                raise ConfigError(
+                    f"axes.{a.name}.group = {a.group!r} is not allowed: it names the axis "
+                    f"{a.group!r}, which is not in that group (choose another group name)"
+                )
     if grouped and design is not None and design.method not in GROUP_METHODS:
         raise ConfigError(
             f"axes.{grouped[0]}.group is not allowed with design.method {design.method}: "
-            f"factor groups apply to {', '.join(GROUP_METHODS)} (and --global sobol|morris)"
+            f"factor groups apply to {', '.join(GROUP_METHODS)} (and --global sobol|morris; not fast)"
         )
     points = design.size(n_factors(axes)) if design else math.prod(a.size for a in axes)
     if points > MAX_POINTS:
