@@ -577,8 +577,8 @@ def test_sobol_and_random_rows_are_the_whole_designs_rows():
 
 def test_a_large_designs_block_needs_memory_of_the_block_only():
     """n = 5·10⁷ (issue 18: 3.8 GB when built whole): one block's inputs, measured with
-    tracemalloc, stay within a few blocks of float64 inputs (unit rows, inverse CDF, padding,
-cast), under a third of the whole design's."""
+        tracemalloc, stay within a few blocks of float64 inputs (unit rows, inverse CDF, padding,
+    cast), under a third of the whole design's."""
     import tracemalloc
 
     from sweep.execute import block_inputs, compute_shape
