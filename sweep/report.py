@@ -163,9 +163,11 @@ def plan_report(plan: Plan, path: Path, free: int) -> str:
         lo, hi = (a.start, a.stop) if a.bounded else (a.values.min(), a.values.max())
         f, du = display_unit(a.unit, [lo, hi])  # nM/µM for small concentrations
         u = f" {du}" if du else ""
+        how = a.spacing if not a.dist else a.dist  # a distribution: its support below
+        grp = f", group {a.group}" if a.group else ""
         lines.append(
-            f"  {a.name:<14} {a.spacing:<7} {lo * f:.6g} … {hi * f:.6g}{u}  "
-            f"({a.size if not spec.design else 'sampled'})"
+            f"  {a.name:<14} {how:<7} {lo * f:.6g} … {hi * f:.6g}{u}  "
+            f"({a.size if not spec.design else 'sampled'}{grp})"
         )
     dims = " × ".join(f"{d}={n}" for d, n in zip(plan.dims, plan.shape, strict=True))
     lines.append(f"dims      {dims}")
