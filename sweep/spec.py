@@ -866,6 +866,14 @@ def _parse_config(data: Mapping[str, Any], ranges: bool = False) -> SweepSpec:
         ax, res = _parse_axis(reg, aname, body, design is not None or ranges)
         axes.append(ax)
         axes_resolved[aname] = res
+    unbounded = [a for a in axes if a.dist in ("normal", "lognormal")]
+    if unbounded and design is not None and design.method == "morris":
+        a = unbounded[0]
+        raise ConfigError(
+            f"axes.{a.name}: dist {a.dist} is not allowed with Morris: its grid includes the "
+            "quantiles 0 and 1, where an unbounded distribution is at ±8.2 sd; use "
+            "truncnormal (start/stop) or triangular"
+        )
     grouped = [a.name for a in axes if a.group is not None]
     for a in axes:
         if a.group is not None and a.group in axes_resolved and a.group != a.name:

@@ -610,3 +610,41 @@ def test_a_large_designs_block_needs_memory_of_the_block_only():
         xs[0][: region[0].stop - region[0].start],
         plan.sample_rows(region[0].start, region[0].stop)["k_o"],
     )
+
+
+def test_morris_refuses_unbounded_distributions_and_values_axes(tmp_path, capsys):
+    spec = {
+        "name": "mo",
+        "axes": {"vm": {"dist": "normal", "mean": "-60 mV", "sd": "5 mV"}},
+        "outputs": ["dG_ncx"],
+    }
+    cfg, _ = write_config(tmp_path, spec)
+    assert main(["sensitivity", str(cfg), "--global", "morris", "--n", "4"]) == 2
+    assert "not allowed with Morris" in one_line(capsys.readouterr().err)
+    spec["axes"] = {"vm": {"values": ["-60 mV", "-50 mV"]}}
+    cfg, _ = write_config(tmp_path, spec)
+    assert main(["sensitivity", str(cfg), "--global", "sobol", "--n", "4"]) == 2
+    assert "axes.vm has explicit values" in one_line(capsys.readouterr().err)
+
+
+def test_a_fast_design_runs_as_a_sweep(tmp_path):
+    """design.method fast: SALib's eFAST rows (n·k) through `sweep run`, analysable later."""
+    spec = {
+        "name": "fd",
+        "parameters": {"temperature": "310 K", "vm": "-70 mV"},
+        "axes": {
+            "k_o": {"start": "2 mM", "stop": "12 mM", "spacing": "log"},
+            "cl_i": {"dist": "triangular", "start": "3 mM", "stop": "30 mM", "peak": "8 mM"},
+        },
+        "outputs": ["dG_kcc2"],
+        "design": {"method": "fast", "n": 80, "seed": 1},
+    }
+    cfg, store = write_config(tmp_path, spec)
+    assert main(["run", str(cfg), "--no-progress"]) == 0
+    ds = xr.open_zarr(store)
+    assert ds.sizes["sample"] == 160
+    plan = make_plan(parse_config(spec))
+    np.testing.assert_array_equal(ds["cl_i"].values, plan.coords["cl_i"])
+    assert ds["cl_i"].values.min() >= 3 and ds["cl_i"].values.max() <= 30
+    res = analyze(global_problem(plan.spec), plan.rows, {"y": ds["dG_kcc2"].values}, "fast")
+    assert np.all(np.isfinite(res["S1"].values)) and res["S1"].values.sum() <= 1.0 + 0.05

@@ -751,6 +751,12 @@ def bounds_spec(spec: SweepSpec | str | Path | Mapping[str, Any] | None) -> Swee
     data.pop("design", None)
     axes = data.get("axes")
     if isinstance(axes, Mapping):
+        for k, body in axes.items():
+            if isinstance(body, Mapping) and "values" in body:
+                raise ConfigError(
+                    f"axes.{k} has explicit values: global sensitivity needs a range "
+                    "(start and stop; spacing log for log-uniform) or a dist"
+                )
         data["axes"] = {
             k: (
                 {j: v for j, v in body.items() if j != "num"} if isinstance(body, Mapping) else body
