@@ -126,9 +126,9 @@ class GlobalProblem:
 
         The same arithmetic as SALib's ``scale_samples`` (``u (b − a) + a``,
         ``scipy.stats`` ppf), so rows equal SALib's own for the same problem;
-        unit values of exactly 0 or 1 are moved to the 2^-53 quantiles
-        (:data:`~sweep.spec.DIST_TAIL`) first, so an unbounded input never
-        takes ±inf.
+        unit values of exactly 0 or 1 of an unbounded input (normal, lognormal)
+        are moved to the 2^-53 quantiles (:data:`~sweep.spec.DIST_TAIL`)
+        first, so it never takes ±inf (bounded ones reach their bounds).
         """
         from .spec import DIST_TAIL
 
@@ -141,7 +141,7 @@ class GlobalProblem:
                 continue
             from scipy import stats  # lazy: scipy.stats takes ~0.3 s; only dists need it
 
-            if d in ("norm", "truncnorm") and (np.any(u <= 0) or np.any(u >= 1)):
+            if d == "norm" and (np.any(u <= 0) or np.any(u >= 1)):  # unbounded: ±inf
                 u = np.clip(u, DIST_TAIL, 1.0 - DIST_TAIL)
             if d == "norm":
                 out[:, j] = stats.norm.ppf(u, loc=p[0], scale=p[1])
