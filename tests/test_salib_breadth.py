@@ -405,7 +405,7 @@ def test_groups_from_the_config_through_the_engine(tmp_path, capsys):
     assert list(got["input_members"].values) == ["k_o,k_i", "cl_i"]
     # groups with eFAST, or on a sobol design, are refused in one line
     assert main(["sensitivity", str(cfg), "--global", "fast", "--n", "65"]) == 2
-    assert "group is not allowed with design.method fast" in one_line(capsys.readouterr().err)
+    assert "group is not allowed with --global fast" in one_line(capsys.readouterr().err)
     with pytest.raises(ConfigError, match="names the axis 'cl_i'"):
         bounds_spec(
             {**spec, "axes": {**spec["axes"], "k_o": {**spec["axes"]["k_o"], "group": "cl_i"}}}

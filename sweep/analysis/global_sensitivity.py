@@ -555,6 +555,12 @@ def global_sensitivity(
     if store is not None:
         check_store_target(Path(store), overwrite=overwrite)
     problem = global_problem(spec)
+    if method == "fast" and problem.groups:
+        first = next(a.name for a in spec.axes if a.group is not None)
+        raise ConfigError(
+            f"axes.{first}.group is not allowed with --global fast: eFAST has no factor "
+            "groups (sobol and morris do); drop the group keys"
+        )
     # the rows are sampled once, as the design of the samples sweep; its plan holds them
     path = Path(samples_store or default_samples_store(spec, method))
     sspec = parse_config(
