@@ -676,3 +676,23 @@ def test_morris_with_bounded_dists_matches_salib_directly():
     theirs = morris_analyze.analyze(native, Xs, y, num_levels=4, seed=np.random.default_rng(3))
     for key in ("mu", "mu_star", "sigma", "mu_star_conf"):
         np.testing.assert_array_equal(ours[key].sel(output="y").values, theirs[key], key)
+
+
+def test_large_design_coordinates_written_chunk_by_chunk_are_the_same(tmp_path, monkeypatch):
+    """The store template of a large sobol/random design writes its coordinates chunk by
+    chunk (generated per chunk); the store is identical to one written whole."""
+    from helpers import assert_identical
+
+    import sweep.store
+
+    d = {**_design("random", 1000), "axes": {"vm": DIST_AXES["vm"], "k_o": DIST_AXES["k_o"]}}
+    d["chunks"] = {"sample": 128}
+    cfg, whole = write_config(tmp_path, d, "a.yaml", store=str(tmp_path / "a.zarr"))
+    assert main(["run", str(cfg), "--no-progress"]) == 0
+    monkeypatch.setattr(sweep.store, "SAMPLE_COORD_CHUNK", 300)
+    cfg, chunked = write_config(tmp_path, d, "b.yaml", store=str(tmp_path / "b.zarr"))
+    assert main(["run", str(cfg), "--no-progress"]) == 0
+    import zarr
+
+    assert zarr.open_group(chunked, mode="r")["vm"].chunks == (300,)
+    assert_identical(whole, chunked)
