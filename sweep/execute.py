@@ -292,7 +292,8 @@ def block_inputs(
     dt = spec.dtype
     if spec.design:
         (s,) = region
-        return [pad_rows(plan.coords[a][s], shape[0]).astype(dt) for a in spec.axis_names], region
+        rows = plan.sample_rows(s.start, s.stop)  # this block's rows only (sobol, random)
+        return [pad_rows(rows[a], shape[0]).astype(dt) for a in spec.axis_names], region
     xs = [
         pad_rows(plan.coords[a][s], c).astype(dt)
         for a, s, c in zip(spec.axis_names, region, shape, strict=True)

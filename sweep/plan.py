@@ -17,7 +17,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .design import design_rows
+from .design import BLOCKWISE_METHODS, design_rows, physical_rows, unit_rows
 from .spec import ConfigError, Reduction, SweepSpec
 
 __all__ = [
@@ -146,6 +146,8 @@ class Plan:
 
     @cached_property
     def _rows(self) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+        if self.blockwise:  # whole only when asked for (kept by this plan, not by the process)
+            return None, physical_rows(self.spec, unit_rows(self.spec, 0, self.spec.n_points))
         if self.spec.design:
             return _design_rows(self.spec)
         return None, {a.name: a.values for a in self.spec.axes}
@@ -157,9 +159,32 @@ class Plan:
 
     @property
     def rows(self) -> np.ndarray | None:
-        """A ``saltelli | morris`` design's rows in SALib's sampling space (``ln x`` for
-        log-uniform inputs), as its analysis reads them; None for other plans."""
+        """A ``saltelli | morris | fast`` design's rows in SALib's sampling space (``ln x``
+        for log-uniform and lognormal inputs), as its analysis reads them; None for other
+        plans."""
+        if self.spec.design and self.spec.design.method in BLOCKWISE_METHODS:
+            return None
         return self._rows[0]
+
+    @property
+    def blockwise(self) -> bool:
+        """A design whose rows are generated per range (:func:`~sweep.design.unit_rows`):
+        memory follows the rows asked for, never ``design.n``."""
+        return bool(self.spec.design) and self.spec.design.method in BLOCKWISE_METHODS
+
+    def sample_rows(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        """Inputs of a sampled design's rows ``start:stop``, in stored units, float64.
+
+        Bit-identical to ``coords[name][start:stop]`` whatever the split: ``sobol |
+        random`` rows are generated for that range alone; the others are sliced
+        from the whole design (sampled once per process).
+        """
+        if not self.spec.design:
+            raise ValueError(f"{self.spec.name}: a grid has no sample rows")
+        start, stop = max(0, int(start)), min(int(stop), self.spec.n_points)
+        if self.blockwise and "_rows" not in self.__dict__:
+            return physical_rows(self.spec, unit_rows(self.spec, start, stop))
+        return {k: v[start:stop] for k, v in self._rows[1].items()}
 
     @property
     def grid_blocks(self) -> tuple[int, ...]:
@@ -224,11 +249,13 @@ def _memory_bytes() -> int | None:
 def plan_memory_check(spec: SweepSpec) -> None:
     """Refuse (``ConfigError``) a sampled design whose rows cannot fit in memory.
 
-    The rows are built whole (once in the driver, once in each worker
-    process); more than half of this machine's memory would end in an
-    out-of-memory kill after minutes, so it is refused at once.
+    ``lhs`` and SALib's designs are built whole (once in the driver, once in
+    each worker process); more than half of this machine's memory would end
+    in an out-of-memory kill after minutes, so it is refused at once.
+    ``sobol | random`` rows are generated per block (memory follows the block)
+    and are not limited here (the disk check of the store still applies).
     """
-    if not spec.design:
+    if not spec.design or spec.design.method in BLOCKWISE_METHODS:
         return
     need = 2 * spec.n_points * len(spec.axes) * 8
     mem = _memory_bytes()
@@ -236,7 +263,8 @@ def plan_memory_check(spec: SweepSpec) -> None:
         raise ConfigError(
             f"design.n = {spec.design.n} is not allowed here: its {spec.n_points:,} rows take "
             f"{need / 2**30:.3g} GiB, more than half of this machine's memory "
-            f"({mem / 2**30:.3g} GiB); lower design.n"
+            f"({mem / 2**30:.3g} GiB); lower design.n (sobol and random designs are "
+            "generated per block and have no such limit)"
         )
 
 

@@ -163,9 +163,11 @@ def plan_report(plan: Plan, path: Path, free: int) -> str:
         lo, hi = (a.start, a.stop) if a.bounded else (a.values.min(), a.values.max())
         f, du = display_unit(a.unit, [lo, hi])  # nM/µM for small concentrations
         u = f" {du}" if du else ""
+        how = a.spacing if not a.dist else a.dist  # a distribution: its support below
+        grp = f", group {a.group}" if a.group else ""
         lines.append(
-            f"  {a.name:<14} {a.spacing:<7} {lo * f:.6g} … {hi * f:.6g}{u}  "
-            f"({a.size if not spec.design else 'sampled'})"
+            f"  {a.name:<14} {how:<7} {lo * f:.6g} … {hi * f:.6g}{u}  "
+            f"({a.size if not spec.design else 'sampled'}{grp})"
         )
     dims = " × ".join(f"{d}={n}" for d, n in zip(plan.dims, plan.shape, strict=True))
     lines.append(f"dims      {dims}")
@@ -220,7 +222,8 @@ def convergence_report(ds: Any, max_rows: int = 8) -> str:
 
 
 def ranked_table(ds: Any) -> str:
-    """Per output, the inputs ranked by ST (Sobol') or μ* (Morris), as plain text."""
+    """Per output, the inputs (or factor groups) ranked by ST (Sobol', eFAST) or μ* (Morris),
+    as plain text."""
     method = ds.attrs.get("method", "sobol" if "ST" in ds else "morris")
     conf = float(ds.attrs.get("conf_level", _CONF_LEVEL))
     scale = [str(s) for s in ds["input_scale"].values] if "input_scale" in ds.coords else None
@@ -232,7 +235,7 @@ def ranked_table(ds: Any) -> str:
         unit = str(ds["output_units"].values[i]) if "output_units" in ds.coords else ""
         lines.append("")
         lines.append(f"{o}" + (f" ({unit})" if unit else ""))
-        if method == "sobol":
+        if method in ("sobol", "fast"):  # eFAST has S1 and ST as Sobol'
             st = ds["ST"].values[i]
             if not np.isfinite(st).any():
                 lines.append("  constant over the ranges: indices undefined")
@@ -287,9 +290,10 @@ def local_summary(ds: Any, max_points: int = SUMMARY_MAX_POINTS) -> str:
         lines.append(f"{name}: ∂({num})/∂X over {int(np.prod(v.shape[1:]))} points")
         lines.append(f"  {'X':<18} {'min':>12} {'median':>12} {'max':>12}  unit         non-finite")
         a = np.asarray(v.values, dtype=np.float64)
+        by = v.attrs.get("units_by_wrt") or {}
         for i, w in enumerate(wrt):
             x = f"ln {w}" if scale[i] == "log" else w
-            unit = _ratio_unit(nu, units[i])
+            unit = by.get(w) or _ratio_unit(nu, units[i])
             row = a[i].ravel()
             ok = np.isfinite(row)
             bad = int(row.size - ok.sum())

@@ -21,6 +21,7 @@ from kernels.registry import MODEL_CHOICES, REGISTRY, Registry
 from .spec import (
     AXIS_KEYS,
     DESIGN_METHODS,
+    DISTS,
     FLOAT_STATS,
     MODE_STATS,
     POLARITY_STATS,
@@ -66,6 +67,28 @@ def config_schema(registry: Registry | None = None) -> dict[str, Any]:
                 "minItems": 1,
                 "items": {"type": ["string", "number"]},
                 "description": "explicit values (with units)",
+            },
+            "dist": {
+                "enum": list(DISTS),
+                "description": "input distribution of a sampled design or --global "
+                "(default uniform on start/stop)",
+            },
+            "mean": {"type": ["string", "number"], "description": "normal, truncnormal: mean"},
+            "sd": {
+                "type": ["string", "number"],
+                "description": "normal, truncnormal: standard deviation (> 0, with unit)",
+            },
+            "median": {"type": ["string", "number"], "description": "lognormal: median (> 0)"},
+            "sdlog": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "description": "lognormal: standard deviation of ln x (bare number)",
+            },
+            "peak": {"type": ["string", "number"], "description": "triangular: mode"},
+            "group": {
+                "type": "string",
+                "pattern": "^\\w+$",
+                "description": "factor group of a global analysis (sobol, morris)",
             },
         },
     }

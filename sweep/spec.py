@@ -38,7 +38,26 @@ __all__ = [
     "spec_from_canonical",
     "config_from_resolved",
     "DEFAULT_CONFIG",
+    "DISTS",
+    "n_factors",
 ]
+
+#: Input distributions of sampled designs and global analyses (``axes.<x>.dist``), each
+#: with the keys it needs beyond the axis' ``start``/``stop`` (SALib's ``dists``:
+#: unif, logunif, norm, truncnorm, lognorm, triang).
+DISTS = {
+    "uniform": ("start", "stop"),
+    "loguniform": ("start", "stop"),
+    "normal": ("mean", "sd"),
+    "truncnormal": ("mean", "sd", "start", "stop"),
+    "lognormal": ("median", "sdlog"),
+    "triangular": ("start", "stop", "peak"),
+}
+DIST_KEYS = ("mean", "sd", "median", "sdlog", "peak")
+#: Tail probability at which unit samples are clipped before the inverse CDF of an
+#: unbounded distribution (normal, lognormal): a sampled value lies within its
+#: 2^-53 and 1 - 2^-53 quantiles (±8.2 sd), never at ±inf (a sample of exactly 0 or 1).
+DIST_TAIL = 2.0**-53
 
 TOP_KEYS = (
     "name",
@@ -58,8 +77,13 @@ TOP_KEYS = (
     "derived",
     "residuals",
 )
-AXIS_KEYS = ("start", "stop", "num", "spacing", "values")
-DESIGN_METHODS = ("grid", "sobol", "lhs", "random", "saltelli", "morris")
+AXIS_KEYS = ("start", "stop", "num", "spacing", "values", "dist", *DIST_KEYS, "group")
+DESIGN_METHODS = ("grid", "sobol", "lhs", "random", "saltelli", "morris", "fast")
+#: Harmonics M of eFAST (SALib's default; Saltelli, Tarantola & Chan 1999 Technometrics
+#: 41:39 use M = 4), fixed so a design's rows and its analysis agree.
+FAST_HARMONICS = 4
+#: Designs whose rows follow factor groups (``axes.<x>.group``), as SALib's samplers.
+GROUP_METHODS = ("saltelli", "morris")
 PRECISIONS = ("float32", "float64")
 MODE_STATS = ("fraction_forward", "fraction_reverse", "fraction_equilibrium")
 POLARITY_STATS = ("fraction_depolarizing", "fraction_hyperpolarizing")
@@ -113,6 +137,14 @@ class Axis:
     stop: float | None = None
     num: int = 0
     explicit: tuple[float, ...] | None = field(default=None, repr=False)
+    #: ``""`` (uniform, log-uniform with ``spacing: log``) or a key of :data:`DISTS`
+    #: other than those two; its parameters in stored units (normal, truncnormal:
+    #: mean, sd; lognormal: median, sdlog; triangular: peak). ``start``/``stop`` are
+    #: the support (of normal/lognormal: the :data:`DIST_TAIL` quantiles).
+    dist: str = ""
+    dist_params: tuple[float, ...] = ()
+    #: Factor group of a global analysis (None: the axis is its own group).
+    group: str | None = None
 
     @functools.cached_property
     def values(self) -> np.ndarray:
@@ -130,15 +162,24 @@ class Axis:
     def bounded(self) -> bool:
         return self.start is not None and self.stop is not None
 
+    @property
+    def distribution(self) -> str:
+        """The input distribution's name (a key of :data:`DISTS`)."""
+        if self.dist:
+            return self.dist
+        return "loguniform" if self.spacing == "log" else "uniform"
+
 
 @dataclass(frozen=True)
 class Design:
     """A sampled design (instead of the full grid).
 
-    ``sobol | lhs | random``: ``n`` points. ``saltelli | morris``: the sample
-    matrices of SALib's Sobol' (Saltelli) and Morris analyses, ``n`` base
-    samples / trajectories (rows: n·(k + 2), n·(2k + 2) with ``second_order``,
-    n·(k + 1) for Morris); ``sweep sensitivity --global`` runs these.
+    ``sobol | lhs | random``: ``n`` points. ``saltelli | morris | fast``: the
+    sample matrices of SALib's Sobol' (Saltelli), Morris and eFAST analyses,
+    ``n`` base samples / trajectories / samples per search curve (rows:
+    n·(k + 2), n·(2k + 2) with ``second_order``, n·(k + 1) for Morris, with k
+    the factors, groups counted once; n·k for eFAST); ``sweep sensitivity
+    --global`` runs these.
     """
 
     method: str
@@ -148,7 +189,9 @@ class Design:
     levels: int = 4
 
     def size(self, k: int) -> int:
-        """Number of sample rows for ``k`` inputs."""
+        """Number of sample rows for ``k`` factors (inputs, or groups of inputs: :func:`n_factors`)."""
+        if self.method == "fast":
+            return self.n * k
         if self.method == "saltelli":
             return self.n * (2 * k + 2 if self.second_order else k + 2)
         if self.method == "morris":
@@ -229,7 +272,7 @@ class SweepSpec:
     @property
     def shape(self) -> tuple[int, ...]:
         if self.design:
-            return (self.design.size(len(self.axes)),)
+            return (self.design.size(n_factors(self.axes)),)
         return tuple(a.size for a in self.axes)
 
     @property
@@ -251,6 +294,12 @@ class SweepSpec:
 
     def output_dtype(self, name: str) -> np.dtype:
         return np.dtype("int8") if self.registry.outputs[name].dtype == "int8" else self.dtype
+
+
+def n_factors(axes: tuple[Axis, ...] | list[Axis]) -> int:
+    """Factors of a global analysis: the groups (``axes.<x>.group``), an ungrouped axis
+    counting as its own group."""
+    return len({a.group if a.group is not None else f"\0{a.name}" for a in axes})
 
 
 def config_hash(resolved: Mapping[str, Any]) -> str:
@@ -408,7 +457,6 @@ def _check_float32(key: str, x: float, unit: str) -> None:
 
 def _parse_axis(reg: Registry, name: str, body: Any, sampled: bool) -> tuple[Axis, dict]:
     key = f"axes.{name}"
-    spec = reg.input(name)
     if not isinstance(body, Mapping):
         raise ConfigError(
             f"{key} = {body!r} is not allowed: use {{start, stop, num[, spacing]}} or {{values: [...]}}"
@@ -416,6 +464,143 @@ def _parse_axis(reg: Registry, name: str, body: Any, sampled: bool) -> tuple[Axi
     for k in body:
         if k not in AXIS_KEYS:
             raise _unknown(k, f"in {key}: ", AXIS_KEYS)
+    group = body.get("group")
+    if group is not None and (not isinstance(group, str) or not re.fullmatch(r"\w+", group)):
+        raise ConfigError(f"{key}.group = {group!r} is not allowed: a name (letters, digits, '_')")
+    if "dist" in body or any(k in body for k in DIST_KEYS):
+        ax, res = _parse_dist(reg, name, body, sampled)
+        if group is not None:
+            ax = dataclasses.replace(ax, group=group)
+            res["group"] = group
+        return ax, res
+    if group is not None and not sampled:
+        raise ConfigError(
+            f"{key}.group is allowed only with a sampled design or 'sweep sensitivity --global' "
+            "(factor groups of a global analysis)"
+        )
+    ax, res = _parse_range_axis(reg, name, body, sampled)
+    if group is not None:
+        ax = dataclasses.replace(ax, group=group)
+        res["group"] = group
+    return ax, res
+
+
+def _spread(reg: Registry, key: str, name: str, value: Any) -> float:
+    """A spread (sd) in the input's stored unit: a difference (``2 degC`` is 2 K), > 0."""
+    unit = reg.input(name).unit
+    if isinstance(value, str) and re.search(r"\bdeg[CF]\b", value):
+        value = re.sub(r"\bdeg([CF])\b", r"delta_deg\1", value)
+    x = parse_quantity(key, value, unit)
+    if not math.isfinite(x) or x <= 0:
+        raise ConfigError(f"{key} = {value!r} is not allowed: a spread must be finite and > 0")
+    return x
+
+
+def _parse_dist(reg: Registry, name: str, body: Mapping[str, Any], sampled: bool):
+    """An axis given by an input distribution (``dist:``) → (Axis, resolved body)."""
+    key = f"axes.{name}"
+    spec = reg.input(name)
+    dist = body.get("dist", "uniform")
+    if dist not in DISTS:
+        raise ConfigError(
+            f"{key}.dist = {dist!r} is not allowed{suggest(str(dist), DISTS)}; "
+            f"allowed: {', '.join(DISTS)}"
+        )
+    if not sampled:
+        raise ConfigError(
+            f"{key}.dist is allowed only with a sampled design (design.method sobol, lhs, "
+            "random, saltelli, morris, fast) or 'sweep sensitivity --global'; a grid axis "
+            "is start/stop/num"
+        )
+    need = DISTS[dist]
+    for k in body:
+        if k not in (*need, "dist", "group"):
+            raise ConfigError(
+                f"{key}.{k} is not allowed with dist {dist}: it takes {', '.join(need)}"
+            )
+    for k in need:
+        if k not in body:
+            raise ConfigError(f"{key} with dist {dist} needs {k!r} (it takes {', '.join(need)})")
+    if dist in ("uniform", "loguniform"):  # the axis' own form: start, stop[, spacing]
+        plain = {k: v for k, v in body.items() if k in ("start", "stop")}
+        plain["spacing"] = "log" if dist == "loguniform" else "linear"
+        return _parse_range_axis(reg, name, plain, sampled)
+    res: dict[str, Any] = {"dist": dist}
+    params: tuple[float, ...]
+    if dist in ("normal", "truncnormal"):
+        mean = _input_value(reg, f"{key}.mean", name, body["mean"]) if dist == "normal" else None
+        if mean is None:  # a truncated normal's mean may lie outside the input's range
+            mean = parse_quantity(f"{key}.mean", body["mean"], spec.unit)
+            if not math.isfinite(mean):
+                raise ConfigError(f"{key}.mean = {body['mean']!r} is not allowed: must be finite")
+        sd = _spread(reg, f"{key}.sd", name, body["sd"])
+        params = (mean, sd)
+        res.update({"mean": mean, "sd": sd})
+    elif dist == "lognormal":
+        median = _input_value(reg, f"{key}.median", name, body["median"])
+        if median <= 0:
+            raise ConfigError(f"{key}.median = {body['median']!r} is not allowed: must be > 0")
+        sdlog = body["sdlog"]
+        if isinstance(sdlog, bool) or not isinstance(sdlog, (int, float)):
+            raise ConfigError(
+                f"{key}.sdlog = {sdlog!r} is not allowed: a bare number > 0 (the sd of ln x)"
+            )
+        sdlog = float(sdlog)
+        if not math.isfinite(sdlog) or sdlog <= 0:
+            raise ConfigError(f"{key}.sdlog = {sdlog!r} is not allowed: must be finite and > 0")
+        params = (median, sdlog)
+        res.update({"median": median, "sdlog": sdlog})
+    else:
+        params = ()
+    if "start" in need:
+        start = _input_value(reg, f"{key}.start", name, body["start"])
+        stop = _input_value(reg, f"{key}.stop", name, body["stop"])
+        if not start < stop:
+            raise ConfigError(
+                f"{key}: start = {body['start']!r} must be below stop = {body['stop']!r} "
+                f"for dist {dist}"
+            )
+        if not math.isfinite(stop - start):
+            raise ConfigError(f"{key}: the range {body['start']!r} … {body['stop']!r} overflows")
+        res.update({"start": start, "stop": stop})
+        if dist == "triangular":
+            peak = _input_value(reg, f"{key}.peak", name, body["peak"])
+            if not start <= peak <= stop:
+                raise ConfigError(
+                    f"{key}.peak = {body['peak']!r} is not allowed: must lie in "
+                    f"[start, stop] = [{body['start']!r}, {body['stop']!r}]"
+                )
+            params = (peak,)
+            res["peak"] = peak
+    else:  # unbounded: the support sampled is between the DIST_TAIL quantiles
+        from scipy.stats import norm  # lazy: scipy.stats takes ~0.3 s; only dists need it
+
+        lo_q, hi_q = float(norm.ppf(DIST_TAIL)), float(norm.ppf(1.0 - DIST_TAIL))
+        if dist == "normal":
+            start, stop = params[0] + lo_q * params[1], params[0] + hi_q * params[1]
+        else:
+            start = params[0] * math.exp(lo_q * params[1])
+            stop = params[0] * math.exp(hi_q * params[1])
+        if not (math.isfinite(start) and math.isfinite(stop)) or start == stop:
+            raise ConfigError(f"{key}: dist {dist} with these parameters overflows float64")
+        for x in (start, stop):
+            try:
+                spec.check(x)
+            except ValueError:
+                raise ConfigError(
+                    f"{key}: dist {dist} reaches {x:.6g} {spec.unit} (its {DIST_TAIL:.3g} "
+                    f"quantile), outside {name}'s range ({spec.allowed()}): use truncnormal (start/stop) "
+                    "or lognormal"
+                ) from None
+    res["unit"] = spec.unit
+    spacing = "log" if dist == "lognormal" else "linear"
+    ax = Axis(name, spec.unit, spacing, start, stop, explicit=(start, stop), dist=dist)
+    return dataclasses.replace(ax, dist_params=params), res
+
+
+def _parse_range_axis(reg: Registry, name: str, body: Any, sampled: bool) -> tuple[Axis, dict]:
+    key = f"axes.{name}"
+    spec = reg.input(name)
     if "values" in body:
         if sampled:
             raise ConfigError(
@@ -565,17 +750,22 @@ def _unknown_output(reg: Registry, o: Any) -> str:
     return f"unknown output {o!r}{suggest(str(o), reg.outputs)}; see 'sweep list'"
 
 
-def parse_config(data: Mapping[str, Any]) -> SweepSpec:
-    """Validate a config mapping and return a :class:`SweepSpec` (raises :class:`ConfigError`)."""
+def parse_config(data: Mapping[str, Any], *, ranges: bool = False) -> SweepSpec:
+    """Validate a config mapping and return a :class:`SweepSpec` (raises :class:`ConfigError`).
+
+    ``ranges``: the axes are the inputs of a global analysis (``sweep sensitivity
+    --global``), read as for a sampled design (start/stop or ``dist``, no ``num``)
+    although the config has no ``design:``.
+    """
     try:
-        return _parse_config(data)
+        return _parse_config(data, ranges)
     except ConfigError:
         raise
     except ValueError as exc:  # from kernels (registry, transporters) or units
         raise ConfigError(str(exc)) from None
 
 
-def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
+def _parse_config(data: Mapping[str, Any], ranges: bool = False) -> SweepSpec:
     for k in data:
         if k not in TOP_KEYS:
             raise _unknown(k, "", TOP_KEYS)
@@ -651,6 +841,11 @@ def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
                 raise ConfigError(
                     f"design.levels = {levels!r} is not allowed: an even integer >= 2 (Morris)"
                 )
+            if method == "fast" and n <= 4 * FAST_HARMONICS**2:
+                raise ConfigError(
+                    f"design.n = {n} is not allowed for fast: eFAST needs more than "
+                    f"4·M² = {4 * FAST_HARMONICS**2} samples per input (M = {FAST_HARMONICS})"
+                )
             if method == "saltelli" and n & (n - 1):
                 raise ConfigError(
                     f"design.n = {n} is not allowed for saltelli: base samples must be a power of 2"
@@ -668,10 +863,32 @@ def _parse_config(data: Mapping[str, Any]) -> SweepSpec:
                 f"unknown axis {aname!r}{suggest(str(aname), reg.inputs)}: axes must be inputs "
                 "(see 'sweep list')"
             )
-        ax, res = _parse_axis(reg, aname, body, design is not None)
+        ax, res = _parse_axis(reg, aname, body, design is not None or ranges)
         axes.append(ax)
         axes_resolved[aname] = res
-    points = design.size(len(axes)) if design else math.prod(a.size for a in axes)
+    unbounded = [a for a in axes if a.dist in ("normal", "lognormal")]
+    if unbounded and design is not None and design.method == "morris":
+        a = unbounded[0]
+        raise ConfigError(
+            f"axes.{a.name}: dist {a.dist} is not allowed with Morris: its grid includes the "
+            "quantiles 0 and 1, where an unbounded distribution is at ±8.2 sd; use "
+            "truncnormal (start/stop) or triangular"
+        )
+    grouped = [a.name for a in axes if a.group is not None]
+    for a in axes:
+        if a.group is not None and a.group in axes_resolved and a.group != a.name:
+            other = next(b for b in axes if b.name == a.group)
+            if other.group != a.group:
+                raise ConfigError(
+                    f"axes.{a.name}.group = {a.group!r} is not allowed: it names the axis "
+                    f"{a.group!r}, which is not in that group (choose another group name)"
+                )
+    if grouped and design is not None and design.method not in GROUP_METHODS:
+        raise ConfigError(
+            f"axes.{grouped[0]}.group is not allowed with design.method {design.method}: "
+            f"factor groups apply to {', '.join(GROUP_METHODS)} (and --global sobol|morris; not fast)"
+        )
+    points = design.size(n_factors(axes)) if design else math.prod(a.size for a in axes)
     if points > MAX_POINTS:
         what = f"design.n = {design.n} gives" if design else "the axes give"
         raise ConfigError(
@@ -827,9 +1044,19 @@ def config_from_resolved(resolved: Mapping[str, Any]) -> dict[str, Any]:
         if "values" in body:
             axes[name] = {"values": [_quantity(v, unit) for v in body["values"]]}
             continue
-        axes[name] = {k: v for k, v in body.items() if k in ("num", "spacing")}
-        axes[name]["start"] = _quantity(body["start"], unit)
-        axes[name]["stop"] = _quantity(body["stop"], unit)
+        if "dist" in body:
+            axes[name] = {"dist": body["dist"]}
+            for k in ("mean", "median", "start", "stop", "peak", "sd"):
+                if k in body:
+                    axes[name][k] = _quantity(body[k], unit)
+            if "sdlog" in body:
+                axes[name]["sdlog"] = float(body["sdlog"])
+        else:
+            axes[name] = {k: v for k, v in body.items() if k in ("num", "spacing")}
+            axes[name]["start"] = _quantity(body["start"], unit)
+            axes[name]["stop"] = _quantity(body["stop"], unit)
+        if "group" in body:
+            axes[name]["group"] = body["group"]
     config: dict[str, Any] = {
         "name": resolved["name"],
         "description": resolved["description"],

@@ -149,6 +149,10 @@ def coord_attrs(spec: SweepSpec, name: str) -> dict[str, Any]:
     return attrs
 
 
+#: Rows per chunk of a large sobol/random design's coordinates (2^20 rows: 8 MiB per input).
+SAMPLE_COORD_CHUNK = 2**20
+
+
 def _write_template(path: Path, plan: Plan) -> None:
     """Write what ``xarray.Dataset.to_zarr(compute=False)`` would: metadata, coordinates, no data.
 
@@ -177,7 +181,20 @@ def _write_template(path: Path, plan: Plan) -> None:
             arr[...] = data_or_shape
 
     extra: dict[str, str] = {}
-    if spec.design:
+    if spec.design and plan.blockwise and spec.n_points > SAMPLE_COORD_CHUNK:
+        # a large sobol/random design: its coordinates written chunk by chunk, generated
+        # per chunk (memory follows the chunk, not design.n)
+        n, c = spec.n_points, SAMPLE_COORD_CHUNK
+        array("sample", (n,), "int64", (c,), ("sample",), {}, 0)
+        for a in spec.axes:
+            array(a.name, (n,), "float64", (c,), ("sample",), coord_attrs(spec, a.name), np.nan)
+        for lo in range(0, n, c):
+            hi = min(lo + c, n)
+            root["sample"][lo:hi] = np.arange(lo, hi, dtype=np.int64)
+            for name, vals in plan.sample_rows(lo, hi).items():
+                root[name][lo:hi] = vals
+        extra = {"coordinates": " ".join(spec.axis_names)}
+    elif spec.design:
         n = spec.n_points
         array("sample", np.arange(n, dtype=np.int64), "int64", (n,), ("sample",), {}, 0)
         for a in spec.axes:

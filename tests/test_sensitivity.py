@@ -143,7 +143,18 @@ def test_analytic_e_cl_elasticity_sign():
     assert np.all(eq.sel(wrt="cl_i").values == 0)
     assert list(ds["wrt_units"].values) == ["", "", "K", ""]
     assert list(ds["wrt_scale"].values) == ["log", "log", "linear", "log"]
-    assert s.attrs["units"] == "mV" and eq.attrs["units"] == ""
+    # one stacked variable, derivatives in mV (per ln x) and mV/K: no single 'units' (a
+    # wrong one would be read by pint-xarray and plots); each derivative's is in units_by_wrt
+    assert "units" not in s.attrs
+    assert s.attrs["units_by_wrt"] == {
+        "cl_i": "mV",
+        "cl_o": "mV",
+        "temperature": "mV/K",
+        "k_o": "mV",
+    }
+    assert "units" not in eq.attrs  # d ln y / d ln x and d ln y / dT: "" and 1/K
+    eq_by = eq.attrs["units_by_wrt"]
+    assert eq_by == {"cl_i": "", "cl_o": "", "temperature": "1/K", "k_o": ""}
     assert eq.attrs["output_scale"] == "log"
     assert "config" in ds.attrs
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -49,6 +50,7 @@ from ..execute import check_scheduler, evaluate_plan
 from ..plan import make_plan
 from ..spec import (
     DEFAULT_CONFIG,
+    FAST_HARMONICS,
     ConfigError,
     SweepSpec,
     config_from_resolved,
@@ -56,7 +58,7 @@ from ..spec import (
     parse_config,
 )
 from ..store import StoreError, check_store_target, result_attrs, write_dataset
-from .common import as_spec, check_outputs, text_coord
+from .common import check_outputs, text_coord
 from .common import sensitivity_store as default_store
 
 __all__ = [
@@ -156,7 +158,9 @@ def analyze(
     Y : mapping or numpy.ndarray
         Output name → values per row (an array is named ``y``). Every value
         must be finite (:class:`UnusableOutputError` otherwise).
-    method : {"sobol", "morris"}
+    method : {"sobol", "morris", "fast"}
+        Sobol' indices from Saltelli rows (with RBD-FAST on the same rows),
+        Morris screening, or eFAST (SALib's ``fast``, M = 4) from its search curves.
     seed : int
         Seed of the bootstrap resampling (reproducible, 0 included).
     second_order : bool
@@ -177,6 +181,10 @@ def analyze(
         ``second_order``, ``S2``, ``S2_conf`` (output, input, input_2). Morris:
         ``mu``, ``mu_star``, ``mu_star_conf``, ``sigma`` (output, input), in the
         output's units per full range of the input (SALib's normalisation).
+        eFAST: ``S1``, ``S1_conf``, ``ST``, ``ST_conf``. With factor groups
+        (the problem's ``groups``) the ``input`` dimension holds the group
+        names (SALib's grouped indices; ``input_members`` lists each group's
+        inputs; a group's Morris ``sigma`` is NaN, as in SALib).
     """
     import xarray as xr  # lazy: xarray takes ~1 s to import; `sweep list` never needs it
 
@@ -188,29 +196,34 @@ def analyze(
         raise ConfigError(f"num_resamples = {num_resamples!r} is not allowed: an integer >= 2")
     prob = as_salib(problem)
     names = list(prob["names"])
+    groups = list(prob["groups"]) if prob.get("groups") else None
+    factors = list(dict.fromkeys(groups)) if groups else names
     Ys = {"y": np.asarray(Y)} if isinstance(Y, np.ndarray) else dict(Y)
     Ys = {k: np.asarray(v, dtype=np.float64).ravel() for k, v in Ys.items()}
     check_finite(Ys)
     X = np.asarray(X, dtype=np.float64)
     outs = list(Ys)
-    D = len(names)
+    D = len(factors)
+    if second_order and method != "sobol":
+        raise ConfigError(f"--second-order applies to --global sobol, not to {method}")
+    if groups and method == "fast":
+        raise ConfigError("factor groups (axes.<x>.group) apply to sobol and morris, not fast")
+    constant = [o for o in outs if np.ptp(Ys[o]) == 0]  # no variance: indices 0/0, left NaN
+    extra_attrs: dict[str, Any] = {}
     if method == "sobol":
         from SALib.analyze import sobol as sobol_analyze  # lazy: SALib loads pandas (~0.5 s)
 
         keys = ["S1", "S1_conf", "ST", "ST_conf"]
         arr = {k: np.full((len(outs), D), np.nan) for k in keys}
         arr2 = {k: np.full((len(outs), D, D), np.nan) for k in ("S2", "S2_conf")}
-        constant = []
         for i, o in enumerate(outs):
-            y = Ys[o]
-            if np.ptp(y) == 0:  # no variance: the indices are 0/0, left NaN
-                constant.append(o)
+            if o in constant:
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 si = sobol_analyze.analyze(
                     prob,
-                    y,
+                    Ys[o],
                     calc_second_order=second_order,
                     num_resamples=int(num_resamples),
                     conf_level=float(conf_level),
@@ -230,8 +243,8 @@ def analyze(
                     for k, v in arr2.items()
                 }
             )
-        # convergence over N: SALib's Saltelli rows come in blocks of D+2 (2D+2 with
-        # S2) per base sample, so the first N' base samples are a design of their own
+        # convergence over N: SALib's Saltelli rows come in blocks of G+2 (2G+2 with
+        # S2; G factors) per base sample, so the first N' base samples are a design
         per = (2 * D + 2) if second_order else (D + 2)
         n_total = X.shape[0] // per
         ns = [m for m in (2**j for j in range(3, 64)) if m < n_total] + [n_total]
@@ -270,67 +283,74 @@ def analyze(
             }
         )
         conv_n = np.asarray(ns, dtype=np.int64)
-        # RBD-FAST (a given-data estimator: any sample will do) on the same evaluations
-        from SALib.analyze import rbd_fast  # lazy: as sobol above
-
-        rbd = {k: np.full((len(outs), D), np.nan) for k in ("S1_rbd_fast", "S1_rbd_fast_conf")}
-        for i, o in enumerate(outs):
-            if o in constant:
-                continue
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                si = rbd_fast.analyze(
-                    prob,
-                    X,
-                    Ys[o],
-                    M=RBD_FAST_HARMONICS,
-                    num_resamples=int(num_resamples),
-                    conf_level=float(conf_level),
-                    seed=np.random.default_rng(seed),
-                )
-            rbd["S1_rbd_fast"][i] = np.asarray(si["S1"], dtype=np.float64)
-            rbd["S1_rbd_fast_conf"][i] = np.asarray(si["S1_conf"], dtype=np.float64)
-        dvars.update(
-            {k: (("output", "input"), v, _index_attrs(k, conf_level)) for k, v in rbd.items()}
-        )
-        extra_attrs = {"constant_outputs": constant} if constant else {}
+        # RBD-FAST (a given-data estimator: any sample will do) on the same evaluations;
+        # it has no factor groups (SALib's rbd_fast is per input), so grouped runs skip it
+        if not groups:
+            dvars.update(_rbd_fast(prob, X, Ys, constant, num_resamples, conf_level, seed))
+        else:
+            extra_attrs["rbd_fast"] = "not computed: SALib's RBD-FAST has no factor groups"
+    elif method == "fast":
+        dvars = _efast(prob, Ys, constant, num_resamples, conf_level, seed)
     else:
-        if second_order:
-            raise ConfigError("--second-order applies to --global sobol, not to morris")
         from SALib.analyze import morris as morris_analyze  # lazy: as sobol above
 
         keys = ["mu", "mu_star", "mu_star_conf", "sigma"]
         arr = {k: np.full((len(outs), D), np.nan) for k in keys}
         for i, o in enumerate(outs):
-            si = morris_analyze.analyze(
-                prob,
-                X,
-                Ys[o],
-                num_resamples=int(num_resamples),
-                conf_level=float(conf_level),
-                num_levels=num_levels,
-                seed=np.random.default_rng(seed),
-            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # sigma of a group: NaN
+                si = morris_analyze.analyze(
+                    prob,
+                    X,
+                    Ys[o],
+                    num_resamples=int(num_resamples),
+                    conf_level=float(conf_level),
+                    num_levels=num_levels,
+                    seed=np.random.default_rng(seed),
+                )
             for k in keys:
                 arr[k][i] = np.asarray(si[k], dtype=np.float64)
         dvars = {k: (("output", "input"), v, _index_attrs(k, conf_level)) for k, v in arr.items()}
-        extra_attrs = {}
+    if constant and method != "morris":
+        extra_attrs["constant_outputs"] = constant
     units = dict(output_units or {})
     coords: dict[str, Any] = {
         "output": ("output", text_coord(outs)),
         "output_units": ("output", text_coord([units.get(o, "") for o in outs])),
-        "input": ("input", text_coord(names)),
+        "input": ("input", text_coord(factors)),
     }
-    if isinstance(problem, GlobalProblem):
+    if groups:
+        members = [
+            ",".join(n for n, g in zip(names, groups, strict=True) if g == f) for f in factors
+        ]
+        coords["input_members"] = (
+            "input",
+            text_coord(members),
+            {"long_name": "inputs of the factor group"},
+        )
+    elif isinstance(problem, GlobalProblem):
         coords["input_units"] = ("input", text_coord(problem.units))
         coords["input_scale"] = (
             "input",
             text_coord(["log" if g else "linear" for g in problem.log]),
         )
-        coords["input_lower"] = ("input", np.array(problem.lower), {"long_name": "lower bound"})
-        coords["input_upper"] = ("input", np.array(problem.upper), {"long_name": "upper bound"})
+        coords["input_dist"] = (
+            "input",
+            text_coord(problem.distributions),
+            {"long_name": "input distribution"},
+        )
+        coords["input_lower"] = (
+            "input",
+            np.array(problem.lower),
+            {"long_name": "lower bound of the support"},
+        )
+        coords["input_upper"] = (
+            "input",
+            np.array(problem.upper),
+            {"long_name": "upper bound of the support"},
+        )
     if method == "sobol" and second_order:
-        coords["input_2"] = ("input_2", text_coord(names))
+        coords["input_2"] = ("input_2", text_coord(factors))
     if method == "sobol":
         coords["n_base"] = ("n_base", conv_n, {"long_name": "base samples of the estimate"})
     attrs = {
@@ -344,7 +364,83 @@ def analyze(
     }
     if method == "morris":
         attrs["num_levels"] = int(num_levels)
+    if method == "fast":
+        attrs["harmonics"] = int(FAST_HARMONICS)
+    if groups:
+        attrs["groups"] = json.dumps(dict(zip(names, groups, strict=True)))
     return xr.Dataset(dvars, coords=coords, attrs=attrs)
+
+
+def _rbd_fast(prob, X, Ys, constant, num_resamples, conf_level, seed) -> dict[str, Any]:
+    """RBD-FAST first-order indices of every output (dims output, input)."""
+    from SALib.analyze import rbd_fast  # lazy: SALib loads pandas (~0.5 s)
+
+    outs = list(Ys)
+    D = len(prob["names"])
+    rbd = {k: np.full((len(outs), D), np.nan) for k in ("S1_rbd_fast", "S1_rbd_fast_conf")}
+    for i, o in enumerate(outs):
+        if o in constant:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            si = rbd_fast.analyze(
+                prob,
+                X,
+                Ys[o],
+                M=RBD_FAST_HARMONICS,
+                num_resamples=int(num_resamples),
+                conf_level=float(conf_level),
+                seed=np.random.default_rng(seed),
+            )
+        rbd["S1_rbd_fast"][i] = np.asarray(si["S1"], dtype=np.float64)
+        rbd["S1_rbd_fast_conf"][i] = np.asarray(si["S1_conf"], dtype=np.float64)
+    return {k: (("output", "input"), v, _index_attrs(k, conf_level)) for k, v in rbd.items()}
+
+
+_NP_RANDOM = threading.Lock()
+
+
+def _efast(prob, Ys, constant, num_resamples, conf_level, seed) -> dict[str, Any]:
+    """eFAST first- and total-order indices (SALib ``fast.analyze``, M = 4), dims output, input.
+
+    SALib's eFAST bootstrap draws from numpy's global random state; it is seeded
+    with ``seed`` for the call and restored after it, so results are reproducible
+    and no other user of ``numpy.random`` is disturbed.
+    """
+    from SALib.analyze import fast  # lazy: SALib loads pandas (~0.5 s)
+
+    outs = list(Ys)
+    D = len(prob["names"])
+    keys = ("S1", "S1_conf", "ST", "ST_conf")
+    arr = {k: np.full((len(outs), D), np.nan) for k in keys}
+    for i, o in enumerate(outs):
+        if o in constant:
+            continue
+        with _NP_RANDOM, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SALib warns that eFAST's bootstrap is indicative
+            state = np.random.get_state()  # noqa: NPY002 - SALib's eFAST uses it
+            try:
+                np.random.seed(seed)  # noqa: NPY002
+                si = fast.analyze(
+                    prob,
+                    Ys[o],
+                    M=FAST_HARMONICS,
+                    num_resamples=int(num_resamples),
+                    conf_level=float(conf_level),
+                    seed=None,
+                )
+            finally:
+                np.random.set_state(state)  # noqa: NPY002
+        for k in keys:
+            arr[k][i] = np.asarray(si[k], dtype=np.float64)
+    out = {}
+    for k, v in arr.items():
+        attrs = _index_attrs(k, conf_level)
+        attrs["long_name"] = f"{attrs['long_name']} (eFAST)"
+        if k.endswith("_conf"):
+            attrs["note"] = "SALib: eFAST bootstrap intervals are indicative only (SALib#649)"
+        out[k] = (("output", "input"), v, attrs)
+    return out
 
 
 #: Harmonics of RBD-FAST (SALib's default M = 10; Tarantola et al. 2006 Reliab Eng Syst
@@ -406,9 +502,10 @@ def global_sensitivity(
         The sweep; each axis is an input, uniform on [start, stop] (log-uniform
         for ``spacing: log``); the other inputs stay at their parameter values.
         ``design:`` is ignored.
-    method : {"sobol", "morris"}
+    method : {"sobol", "morris", "fast"}
     n : int
-        Base samples (Sobol', a power of 2) or trajectories (Morris).
+        Base samples (Sobol', a power of 2), trajectories (Morris) or samples
+        per search curve (eFAST, > 64).
     seed : int
         Seed of the sampler and of the bootstrap.
     second_order : bool
@@ -452,12 +549,18 @@ def global_sensitivity(
     n = check_n(method, n)
     seed = check_seed(seed)
     if second_order and method != "sobol":
-        raise ConfigError("--second-order applies to --global sobol, not to morris")
+        raise ConfigError(f"--second-order applies to --global sobol, not to {method}")
     check_scheduler(scheduler)
     outs = check_outputs(spec, outputs)
     if store is not None:
         check_store_target(Path(store), overwrite=overwrite)
     problem = global_problem(spec)
+    if method == "fast" and problem.groups:
+        first = next(a.name for a in spec.axes if a.group is not None)
+        raise ConfigError(
+            f"axes.{first}.group is not allowed with --global fast: eFAST has no factor "
+            "groups (sobol and morris do); drop the group keys"
+        )
     # the rows are sampled once, as the design of the samples sweep; its plan holds them
     path = Path(samples_store or default_samples_store(spec, method))
     sspec = parse_config(
@@ -515,6 +618,8 @@ def global_sensitivity(
         "outputs": list(outs),
         "inputs": list(problem.names),
         "log_uniform": [bool(g) for g in problem.log],
+        "dists": list(problem.distributions),
+        "groups": list(problem.groups) if problem.groups else None,
         "num_resamples": int(num_resamples),
         "conf_level": float(conf_level),
     }
@@ -544,11 +649,16 @@ def dgsm_indices(
     differences. Returned variables (dims output, input):
 
     - ``dgsm_nu``: ν_i = E[(∂y/∂u_i)²] (output units² per u unit²);
-    - ``dgsm``: ν_i (b_i − a_i)² / π², SALib's DGSM index for a uniform u_i;
+    - ``dgsm``: C_i ν_i with C_i the Poincaré constant of u_i's distribution
+      (:meth:`~sweep.design.GlobalProblem.poincare`): (b_i − a_i)² / π² for a
+      uniform u_i (SALib's DGSM index), sd² for a normal;
     - ``dgsm_conf``: its normal-approximation half-width at ``conf_level``;
     - ``dgsm_bound``: ``dgsm / Var(y)``, an upper bound of the total index
       ST_i (Sobol' & Kucherenko 2009 Math Comput Simul 79:3009; Lamboni et
       al. 2013 Math Comput Simul 87:45).
+
+    With factor groups, each variable is the sum over the group's inputs
+    (the bound of the group's total index).
 
     Parameters
     ----------
@@ -585,19 +695,21 @@ def dgsm_indices(
     )
     sq = J**2  # rows, outputs, inputs
     n = sq.shape[0]
-    width2 = np.array(
-        [
-            (math.log(b) - math.log(a)) ** 2 if lg else (b - a) ** 2
-            for a, b, lg in zip(problem.lower, problem.upper, logs, strict=True)
-        ]
-    )
     nu = sq.mean(axis=0)
-    scale = width2[None, :] / math.pi**2
+    scale = problem.poincare()[None, :]  # (b − a)²/π² for uniform u: SALib's DGSM
     z = float(norm.ppf(0.5 + conf_level / 2))
     conf = z * sq.std(axis=0, ddof=1) / math.sqrt(n) * scale
+    dgsm = nu * scale
+    if problem.groups:  # a group's bound is the sum of its members' (Poincaré, product measure)
+        factors = problem.factors
+        member = np.array([[g == f for g in problem.groups] for f in factors], dtype=np.float64)
+        nu = nu @ member.T
+        dgsm = dgsm @ member.T
+        # members' estimates share the rows: their half-widths add (an upper bound)
+        conf = conf @ member.T
     var = np.array([np.var(np.asarray(Y[o], dtype=np.float64)) for o in outs])
     with np.errstate(divide="ignore", invalid="ignore"):
-        bound = np.where(var[:, None] > 0, nu * scale / var[:, None], np.nan)
+        bound = np.where(var[:, None] > 0, dgsm / var[:, None], np.nan)
     dims = ("output", "input")
     return {
         "dgsm_nu": (
@@ -608,7 +720,16 @@ def dgsm_indices(
                 "description": "u = ln x (log-uniform inputs) or x; autodiff",
             },
         ),
-        "dgsm": (dims, nu * scale, {"long_name": "DGSM index ν (b − a)² / π²"}),
+        "dgsm": (
+            dims,
+            dgsm,
+            {
+                "long_name": "DGSM index C ν",
+                "description": "C the input's Poincaré constant in u: (b − a)²/π² for a "
+                "uniform u (SALib's DGSM), sd² for a normal, min of both for a truncated "
+                "normal; a group's is the sum of its members'",
+            },
+        ),
         "dgsm_conf": (dims, conf, {"long_name": f"DGSM {conf_level:.0%} half-width"}),
         "dgsm_bound": (
             dims,
@@ -623,30 +744,34 @@ def dgsm_indices(
 
 
 def bounds_spec(spec: SweepSpec | str | Path | Mapping[str, Any] | None) -> SweepSpec:
-    """The spec of a config read for a global analysis, which uses only the axes' bounds.
+    """The spec of a config read for a global analysis, which uses only the axes' ranges.
 
-    An axis given by ``start``/``stop`` alone (no ``num``, no ``values``) is
-    accepted: it is read as the 2-point grid of its bounds (the analysis
-    samples its own design inside them; ``num`` would not be used).
+    The axes are read as the inputs of a sampled design (``start``/``stop``
+    with ``spacing``, or a ``dist``; ``group``): ``num`` is not needed and,
+    where given, not used (the analysis samples its own rows); the config's
+    ``design:`` is ignored.
     """
     if isinstance(spec, SweepSpec):
         return spec
     data = dict(spec) if isinstance(spec, Mapping) else load_config(spec or DEFAULT_CONFIG)
+    data.pop("design", None)
     axes = data.get("axes")
-    if isinstance(axes, Mapping) and data.get("design") is None:
-        filled = {}
+    if isinstance(axes, Mapping):
         for k, body in axes.items():
-            if (
-                isinstance(body, Mapping)
-                and "start" in body
-                and "stop" in body
-                and "num" not in body
-                and "values" not in body
-            ):
-                body = {**body, "num": 2}
-            filled[k] = body
-        data["axes"] = filled
-    return as_spec(data)
+            if isinstance(body, Mapping) and "values" in body:
+                raise ConfigError(
+                    f"axes.{k} has explicit values: global sensitivity needs a range "
+                    "(start and stop; spacing log for log-uniform) or a dist"
+                )
+        data["axes"] = {
+            k: (
+                {j: v for j, v in body.items() if j != "num"} if isinstance(body, Mapping) else body
+            )
+            for k, body in axes.items()
+        }
+    for k in ("reduce", "keep_full", "chunks"):  # of a grid run; a ranges spec has no grid
+        data.pop(k, None)
+    return parse_config(data, ranges=True)
 
 
 def default_samples_store(spec: SweepSpec, method: str) -> str:
@@ -668,7 +793,8 @@ def samples_config(
 
     Built from the spec's resolved config (never from the user's raw input):
     the same parameters, precision, transporters and model choices; the axes'
-    ranges without ``num``; a ``saltelli | morris`` design.
+    ranges without ``num`` (distributions and groups as given); a
+    ``saltelli | morris | fast`` design.
     """
     config = config_from_resolved(spec.resolved)
     for k in ("design", "reduce", "keep_full"):
@@ -684,7 +810,7 @@ def samples_config(
     config["store"] = str(store)
     config["chunks"] = {"sample": int(GLOBAL_CHUNK)}
     config["design"] = {
-        "method": "saltelli" if method == "sobol" else "morris",
+        "method": {"sobol": "saltelli"}.get(method, method),
         "n": int(n),
         "seed": int(seed),
         "second_order": bool(second_order),

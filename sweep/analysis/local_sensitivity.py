@@ -48,7 +48,7 @@ from ..units import derivative_unit
 from .common import as_spec, check_outputs, parse_names, text_coord
 from .common import sensitivity_store as default_store
 
-__all__ = ["local_sensitivity", "default_store", "JACOBIAN_MODES", "REVERSE_RATIO"]
+__all__ = ["local_sensitivity", "split_wrt", "default_store", "JACOBIAN_MODES", "REVERSE_RATIO"]
 
 JACOBIAN_MODES = ("auto", "forward", "reverse")
 
@@ -175,29 +175,74 @@ def _check_differentiable(spec: SweepSpec, outputs: Sequence[str]) -> None:
 
 
 def _local_attrs(spec: SweepSpec, o: str, wrt: Sequence[str]) -> dict[str, Any]:
+    """Attributes of ``sens_<o>``: ``units`` only where every derivative along ``wrt``
+    has that unit (a stacked variable has one ``units``: a mixed stack has none, so
+    pint-xarray and plots never read a wrong one); ``units_by_wrt`` always."""
     out = spec.registry.outputs[o]
     log_y = out.concentration
     y = f"ln {o}" if log_y else o
     unit = "" if log_y else out.unit
-    return {
-        "units": unit,
-        "long_name": f"sensitivity of {out.long_name}",
-        "description": (
-            f"∂({y})/∂X for each input in 'wrt', X = ln x where wrt_scale is 'log' "
-            "(concentration inputs), x itself otherwise; units: "
-            f"{unit or 'dimensionless'} per wrt_units"
-        ),
-        "output": o,
-        "output_scale": "log" if log_y else "linear",
-        "output_units": out.unit,
-        # each derivative's own unit (sweep.units.derivative selects one with it)
-        "units_by_wrt": {
-            w: derivative_unit(
-                unit, "" if spec.registry.inputs[w].concentration else spec.registry.inputs[w].unit
-            )
-            for w in wrt
-        },
+    by_wrt = {
+        w: derivative_unit(
+            unit, "" if spec.registry.inputs[w].concentration else spec.registry.inputs[w].unit
+        )
+        for w in wrt
     }
+    one = set(by_wrt.values())
+    attrs: dict[str, Any] = {}
+    if len(one) == 1:
+        attrs["units"] = one.pop()
+    attrs.update(
+        {
+            "long_name": f"sensitivity of {out.long_name}",
+            "description": (
+                f"∂({y})/∂X for each input in 'wrt', X = ln x where wrt_scale is 'log' "
+                "(concentration inputs), x itself otherwise; each derivative's unit is "
+                "in units_by_wrt"
+                + ("" if "units" in attrs else " (they differ: no single 'units')")
+            ),
+            "output": o,
+            "output_scale": "log" if log_y else "linear",
+            "output_units": out.unit,
+            # each derivative's own unit (sweep.units.derivative selects one with it)
+            "units_by_wrt": by_wrt,
+        }
+    )
+    return attrs
+
+
+def split_wrt(ds: Any) -> Any:
+    """A local-sensitivity dataset with one variable per derivative, each with its ``units``.
+
+    ``sens_<output>`` (dims ``wrt``, *axes) becomes ``sens_<output>__<wrt>``
+    (dims *axes), with ``units`` the derivative's own (``units_by_wrt``) and
+    ``long_name`` ∂Y/∂X, so ``ds.pint.quantify()`` (pint-xarray), cf-xarray and
+    plots read every derivative's unit; the other variables are kept as they are.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        As returned by :func:`local_sensitivity` (or opened from its store).
+
+    Returns
+    -------
+    xarray.Dataset
+        Without the ``wrt`` dimension on the derivatives.
+    """
+    from ..units import derivative
+
+    out = ds.drop_vars([v for v in ds.data_vars if "wrt" in ds[v].dims])
+    out = out.drop_vars([c for c in out.coords if "wrt" in out[c].dims])
+    for name in ds.data_vars:
+        da = ds[name]
+        if "wrt" not in da.dims or "units_by_wrt" not in da.attrs:
+            continue
+        for w in [str(x) for x in da["wrt"].values]:
+            one = derivative(da, w).drop_vars([c for c in da.coords if "wrt" in da[c].dims])
+            one.attrs.pop("units_by_wrt", None)
+            one.attrs["wrt"] = w
+            out[f"{name}__{w}"] = one
+    return out
 
 
 def local_sensitivity(
@@ -241,8 +286,10 @@ def local_sensitivity(
     xarray.Dataset
         ``sens_<output>`` with dims (``wrt``, *axes) — ∂Y/∂X with Y = ln y for
         concentration outputs (``output_scale`` attribute) and X = ln x for
-        concentration inputs (``wrt_scale`` coordinate); ``units`` is Y's unit
-        (``""`` for ln y), ``wrt_units`` X's unit (``""`` for ln x). Also every
+        concentration inputs (``wrt_scale`` coordinate); ``wrt_units`` is X's
+        unit (``""`` for ln x) and ``units_by_wrt`` each derivative's unit;
+        ``units`` is set only when all derivatives share one (see
+        :func:`split_wrt` for one variable per derivative). Also every
         differentiated output's value and its companions (status, residual),
         so failed steady states stay visible (their derivatives are NaN).
 

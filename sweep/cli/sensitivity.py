@@ -22,13 +22,15 @@ def add_parsers(sub: Any) -> None:
     """Add ``sweep sensitivity`` to the CLI's sub-parsers."""
     p = sub.add_parser(
         "sensitivity",
-        help="local (autodiff) or global (Sobol'/Morris) sensitivity of a sweep's outputs",
+        help="local (autodiff) or global (Sobol'/Morris/eFAST) sensitivity of a sweep's outputs",
         description=(
             "--local: at every grid point, d(output)/d(input) by JAX autodiff (implicit through "
             "steady states), as elasticities: d ln y for concentration outputs, d ln x for "
-            "concentration inputs, raw otherwise. --global sobol|morris: SALib indices over the "
-            "axes' ranges (spacing log = log-uniform; design: is ignored), with bootstrap "
-            "confidence intervals, printed as a ranked table."
+            "concentration inputs, raw otherwise. --global sobol|morris|fast: SALib indices over "
+            "the axes' ranges or distributions (spacing log = log-uniform; dist: normal, "
+            "truncnormal, lognormal, triangular; group: factor groups for sobol and morris; "
+            "num is not needed; design: is ignored), with bootstrap confidence intervals, "
+            "printed as a ranked table."
         ),
     )
     p.add_argument("config", help="YAML config (its axes give the grid or the ranges)")
@@ -39,13 +41,15 @@ def add_parsers(sub: Any) -> None:
     p.add_argument(
         "--global",
         dest="method",
-        metavar="sobol|morris",
-        help="global indices with SALib: sobol (S1, ST[, S2]) or morris (mu_star, sigma)",
+        metavar="sobol|morris|fast",
+        help="global indices with SALib: sobol (S1, ST[, S2]), morris (mu_star, sigma) or "
+        "fast (eFAST: S1, ST)",
     )
     p.add_argument(
         "--n",
         metavar="N",
-        help="--global: base samples (sobol, a power of 2) or trajectories (morris); default 1024",
+        help="--global: base samples (sobol, a power of 2), trajectories (morris) or samples "
+        "per input (fast, > 64); default 1024",
     )
     p.add_argument(
         "--seed", metavar="S", help="--global: seed of sampling and bootstrap (default 0)"
@@ -61,7 +65,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument(
         "--outputs", metavar="O1,O2", help="outputs to analyse (default: the config's outputs)"
     )
-    p.add_argument("--store", help="store path (default results/<name>.<local|sobol|morris>.zarr)")
+    p.add_argument(
+        "--store", help="store path (default results/<name>.<local|sobol|morris|fast>.zarr)"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
     p.add_argument(
         "--samples-store",
@@ -86,7 +92,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     """``sweep sensitivity``: validate, compute, store, print; returns the exit code."""
     if args.local == (args.method is not None):
         raise ConfigError(
-            "give exactly one of --local (derivatives on the grid) or --global sobol|morris "
+            "give exactly one of --local (derivatives on the grid) or --global sobol|morris|fast "
             "(indices over the axes' ranges)"
         )
     outputs = parse_names(args.outputs) if args.outputs is not None else None
