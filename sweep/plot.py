@@ -4,11 +4,15 @@ What is drawn follows from the variable and the dimensions left after ``sel``:
 
 - two dimensions: a phase map (``pcolormesh``). Mode and polarity codes (int8)
   get a categorical colour map with labelled ticks (reverse / equilibrium /
-  forward; hyperpolarizing / neutral / depolarizing); ΔG, driving forces,
+  forward; hyperpolarizing / neutral / depolarizing); counts (int, no flags:
+  ``ca_i_ss_count``, ``*_nroots``, ``n_states_cell``) one colour of a
+  sequential map per integer with a tick at each; ΔG, driving forces,
   currents and fluxes a diverging map centred on 0; other quantities a
   sequential map. The boundary is overlaid: the 0 contour of a signed
-  quantity, or the mode change of a code. A boundary store (``sweep boundary
-  --along``) can be overlaid as the refined boundary line.
+  quantity, or the mode change of a code, as a labelled line ("(grid)") that
+  later ``ax.legend()`` calls keep and the legend avoids. A boundary store
+  (``sweep boundary --along``) can be overlaid as the refined boundary line
+  (below the grid line) with ``side_*`` markers.
 - one dimension: a line plot (one line per crossing for boundary variables,
   with the closed form when the store has it).
 - an ``input`` dimension (global sensitivity indices S1 / ST / mu_star with
@@ -758,7 +762,11 @@ def plot_line(
             csel = {k: v for k, v in (sel or {}).items() if k in ds[cf].dims}
             c = select(ds, cf, csel)
             if c.dims == (x,):
-                ax.plot(xs, np.asarray(c.values), "k--", lw=1.0, label=f"closed form ({cf})")
+                long = str(c.attrs.get("long_name") or cf)  # legends by long name
+                long = long.removeprefix("closed form: ")
+                ax.plot(
+                    xs, np.asarray(c.values), "k--", lw=1.0, label=f"closed form: {long} ({cf})"
+                )
         ax.legend(fontsize="small")
     elif cats is not None:
         v = np.asarray(da.values).astype(np.float64)
