@@ -21,7 +21,9 @@ unit ``s``/``ms``/``µs``, rates ``…/s``, ``seconds:`` attributes, every decim
 number printed by a cell that times itself with ``time.perf_counter()`` or
 ``time.time()``, ISO timestamps, memory addresses); paths in the
 execution's temporary directory are written ``$TMPDIR/…``. Output on
-stderr (warnings, progress) is left out of the pages.
+stderr (warnings, progress) is left out of the pages, and so is what child
+processes write straight to the kernel's file descriptors (it arrives
+asynchronously, so only sometimes); what a cell prints is kept.
 """
 
 from __future__ import annotations
@@ -142,6 +144,9 @@ def execute_notebook(path: str | Path, tmpdir: str | Path, *, timeout: int = TIM
             timeout=timeout,
             kernel_name="python3",
             resources={"metadata": {"path": str(path.parent)}},
+            # what child processes write to the kernel's file descriptors reaches a
+            # notebook only sometimes (ipykernel forwards it asynchronously): leave it out
+            extra_arguments=["--IPKernelApp.capture_fd_output=False"],
         )
         client.execute()
     return nb
