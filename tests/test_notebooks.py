@@ -146,3 +146,14 @@ def test_notebook_executes_and_its_page_is_current(path, tmp_path):
     assert sorted(fresh.figures) == sorted(
         re.findall(r"\]\(figures/([^)]+\.png)\)", kept.read_text(encoding="utf-8"))
     )
+
+
+def test_pages_are_picked_by_stem_or_number(capsys):
+    from sweep.docs import main, notebook_paths
+
+    assert notebook_paths() == PATHS  # every notebooks/*.ipynb, a new one included
+    first = PATHS[0]
+    assert notebook_paths([first.stem[:2]]) == [first] == notebook_paths([first.name])
+    assert main(["notebooks", "42_nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'42_nope' is not in notebooks/" in err and first.stem in err
