@@ -4,11 +4,15 @@ What is drawn follows from the variable and the dimensions left after ``sel``:
 
 - two dimensions: a phase map (``pcolormesh``). Mode and polarity codes (int8)
   get a categorical colour map with labelled ticks (reverse / equilibrium /
-  forward; hyperpolarizing / neutral / depolarizing); ΔG, driving forces,
+  forward; hyperpolarizing / neutral / depolarizing); counts (int, no flags:
+  ``ca_i_ss_count``, ``*_nroots``, ``n_states_cell``) one colour of a
+  sequential map per integer with a tick at each; ΔG, driving forces,
   currents and fluxes a diverging map centred on 0; other quantities a
   sequential map. The boundary is overlaid: the 0 contour of a signed
-  quantity, or the mode change of a code. A boundary store (``sweep boundary
-  --along``) can be overlaid as the refined boundary line.
+  quantity, or the mode change of a code, as a labelled line ("(grid)") that
+  later ``ax.legend()`` calls keep and the legend avoids. A boundary store
+  (``sweep boundary --along``) can be overlaid as the refined boundary line
+  (below the grid line) with ``side_*`` markers.
 - one dimension: a line plot (one line per crossing for boundary variables,
   with the closed form when the store has it).
 - an ``input`` dimension (global sensitivity indices S1 / ST / mu_star with
@@ -55,6 +59,8 @@ DEFAULT_DPI = 150
 #: Name prefixes of signed quantities whose sign means something (diverging map at 0).
 SIGNED_PREFIXES = ("dG_", "df_", "i_", "j_", "sens_", "residual_")
 _MODE = {-1: ("reverse", "#d6604d"), 0: ("equilibrium", "#e0e0e0"), 1: ("forward", "#4393c3")}
+#: Sequential colour map whose samples colour the integer classes of a count.
+COUNT_CMAP = "viridis"
 _POLARITY = {
     -1: ("hyperpolarizing", "#4393c3"),
     0: ("neutral", "#e0e0e0"),
@@ -318,14 +324,39 @@ def _categories(da, name: str) -> list[tuple[Any, str, str]] | None:
                 table[int(v)] = (base.get(int(v), (m.replace("_", " "), None))[0], colour)
                 del i
     if table is None:
-        if len(present) > 20:
-            return None  # a count with many values reads better as a number
-        cycle = _cycle_colours()
-        table = {v: (str(v), next(cycle)) for v in present}
+        return _count_classes(present)
     for v in present:
         if v not in table:
             table[v] = ("missing" if v == NOT_WRITTEN else str(v), "#ffffff")
     return [(v, table[v][0], table[v][1]) for v in sorted(table)]
+
+
+def _count_classes(present: Sequence[int]) -> list[tuple[Any, str, str]] | None:
+    """One class per integer from the smallest to the largest count present (ordinal colours).
+
+    A count (``ca_i_ss_count``, ``*_nroots``, ``n_states_cell``) is drawn as
+    discrete classes, one colour of a sequential map per integer value, also
+    for values in between that no point takes (``1`` and ``3`` present: ``2``
+    keeps its colour and its tick); the fill value of unwritten points is
+    "missing" (white). More than 20 integers read better as a number (None).
+    """
+    from matplotlib import colormaps  # lazy: see module note
+    from matplotlib.colors import to_hex
+
+    counts = [v for v in present if v != NOT_WRITTEN]
+    out: list[tuple[Any, str, str]] = []
+    if NOT_WRITTEN in present:
+        out.append((NOT_WRITTEN, "missing", "#ffffff"))
+    if counts:
+        lo, hi = min(counts), max(counts)
+        n = hi - lo + 1
+        if n > 20:
+            return None
+        cmap = colormaps[COUNT_CMAP]
+        # sample the map away from its ends (viridis' last yellow is hard to see on white)
+        where = [0.5] if n == 1 else list(np.linspace(0.1, 0.9, n))
+        out += [(lo + k, str(lo + k), to_hex(cmap(w))) for k, w in enumerate(where)]
+    return out
 
 
 def _cycle_colours():
@@ -523,9 +554,15 @@ def plot_map(
             else:
                 present = np.unique(z)
                 levels = list((present[1:] + present[:-1]) / 2.0)
-            ax.contour(xs, ys, z, levels=levels, colors="k", linewidths=1.0)
-            what = "mode change" if var.startswith("mode_") else "boundary"
-            handles.append(Line2D([], [], color="k", lw=1.0, label=f"{what} (grid)"))
+            if var.startswith("mode_"):
+                what = "mode change"
+            elif "polarity" in var:
+                what = "polarity change"
+            elif "flag_values" not in da2.attrs:  # a count: legends by long name
+                what = f"change in {da2.attrs.get('long_name') or var}"
+            else:
+                what = "boundary"
+            handles.append(_grid_line(ax, xs, ys, z, levels, f"{what} (grid)"))
     else:
         z = data.astype(np.float64)
         signed = _is_signed(da2, var)
@@ -540,14 +577,13 @@ def plot_map(
         cb.set_label(_label(da2, var))
         _scale_ticks(cb.ax.yaxis, _display(da2)[0], False, None)
         if finite.size < z.size:
-            from matplotlib.patches import Patch  # lazy: see module note
-
             what = "no crossing (NaN)" if var.startswith("boundary_") else "no value (NaN)"
-            handles.append(Patch(facecolor="white", edgecolor="0.4", label=what))
+            handles.append(
+                Line2D([], [], ls="none", marker="s", ms=9, mfc="white", mec="0.4", label=what)
+            )
         if signed and finite.size and finite.min() < 0 < finite.max() and min(z.shape) >= 2:
-            ax.contour(xs, ys, np.ma.masked_invalid(z), levels=[0.0], colors="k", linewidths=1.0)
             long = da2.attrs.get("long_name") or var  # legends by long name
-            handles.append(Line2D([], [], color="k", lw=1.0, label=f"{long} = 0 (grid)"))
+            handles.append(_grid_line(ax, xs, ys, z, [0.0], f"{long} = 0 (grid)"))
     if boundary is not None:
         handles += _overlay_boundary(ax, boundary, da, x, y, sel)
     ax.set_xlabel(_coord_label(da2, x))
@@ -566,10 +602,48 @@ def plot_map(
         if logy:
             ax.set_yscale("log")
         _scale_ticks(ax.yaxis, _display(da2.coords[y])[0] if y in da2.coords else 1.0, logy, ys)
-    if handles:
-        ax.legend(handles=handles, loc="best", fontsize="small", framealpha=0.85)
+    _legend(ax, handles)
     ax.set_title(title if title is not None else _title(da, var), fontsize="medium")
     return fig
+
+
+#: zorder of the lines over a map: the refined boundary's white halo, the grid
+#: boundary above it (never hidden where the two coincide), the refined dashes on top.
+Z_HALO, Z_GRID, Z_REFINED, Z_SIDE = 3.0, 3.5, 4.0, 5.0
+
+
+def _grid_line(ax, xs: np.ndarray, ys: np.ndarray, z: np.ndarray, levels, label: str):
+    """The grid boundary (``levels`` contours of ``z`` on the grid) as one labelled line.
+
+    A :class:`~matplotlib.lines.Line2D` rather than a contour set: it is in
+    the legend of any later ``ax.legend()`` call, the legend's ``"best"``
+    placement avoids it (contour sets are ignored there) and it draws above
+    the white halo of a refined boundary overlay. Segments are joined with NaN.
+    """
+    import contourpy  # lazy: matplotlib's contouring library, loaded with it
+
+    gen = contourpy.contour_generator(
+        np.asarray(xs, np.float64), np.asarray(ys, np.float64), np.ma.masked_invalid(z)
+    )
+    px: list[float] = []
+    py: list[float] = []
+    for level in levels:
+        for seg in gen.lines(float(level)):
+            px += [*seg[:, 0], np.nan]
+            py += [*seg[:, 1], np.nan]
+    (line,) = ax.plot(px, py, color="k", lw=1.0, zorder=Z_GRID, label=label)
+    return line
+
+
+def _legend(ax, handles: list) -> None:
+    """Draw the legend of ``handles``; proxies (no data) join the axes so a later
+    ``ax.legend()`` keeps them."""
+    if not handles:
+        return
+    for h in handles:
+        if h.axes is None:
+            ax.add_line(h)
+    ax.legend(handles=handles, loc="best", fontsize="small", framealpha=0.85)
 
 
 def _overlay_boundary(ax, bds, da, x: str, y: str, sel) -> list:
@@ -602,13 +676,9 @@ def _overlay_boundary(ax, bds, da, x: str, y: str, sel) -> list:
         col = vals[:, k]
         if not np.isfinite(col).any():
             continue
-        kw = {"color": "w", "lw": 2.2, "ls": "-", "zorder": 3}
-        if along == x:
-            ax.plot(col, pos, **kw)
-            ax.plot(col, pos, color="k", lw=1.0, ls="--", zorder=4)
-        else:
-            ax.plot(pos, col, **kw)
-            ax.plot(pos, col, color="k", lw=1.0, ls="--", zorder=4)
+        xy = (col, pos) if along == x else (pos, col)
+        ax.plot(*xy, color="w", lw=2.2, ls="-", zorder=Z_HALO, label="_halo")
+        ax.plot(*xy, color="k", lw=1.0, ls="--", zorder=Z_REFINED, label="_refined")
         first = False
     if first:
         return []
@@ -638,7 +708,7 @@ def _overlay_boundary(ax, bds, da, x: str, y: str, sel) -> list:
                 mfc="w",
                 mec="k",
                 mew=0.8,
-                zorder=5,
+                zorder=Z_SIDE,
                 label=f"_side{code}",
             )
         arrow = "▶" if along == x else "▲"
@@ -692,7 +762,11 @@ def plot_line(
             csel = {k: v for k, v in (sel or {}).items() if k in ds[cf].dims}
             c = select(ds, cf, csel)
             if c.dims == (x,):
-                ax.plot(xs, np.asarray(c.values), "k--", lw=1.0, label=f"closed form ({cf})")
+                long = str(c.attrs.get("long_name") or cf)  # legends by long name
+                long = long.removeprefix("closed form: ")
+                ax.plot(
+                    xs, np.asarray(c.values), "k--", lw=1.0, label=f"closed form: {long} ({cf})"
+                )
         ax.legend(fontsize="small")
     elif cats is not None:
         v = np.asarray(da.values).astype(np.float64)

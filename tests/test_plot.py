@@ -165,7 +165,9 @@ def test_boundary_line_draws_closed_form(stores):
     ds = xr.open_zarr(stores["bnd"])
     fig = plot(ds, "boundary_vm", x="na_i", sel={"ca_i": 1e-4})
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert "crossing 0" in labels and any("v_rev_ncx" in t for t in labels)
+    assert "crossing 0" in labels
+    long = ds["v_rev_ncx"].attrs["long_name"].removeprefix("closed form: ")
+    assert f"closed form: {long} (v_rev_ncx)" in labels  # legends by long name
 
 
 @pytest.mark.parametrize(

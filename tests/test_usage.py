@@ -339,3 +339,26 @@ def test_plot_help_shows_o_as_required(capsys):
     out = capsys.readouterr().out
     assert out.startswith("usage: sweep plot STORE VAR -o FILE.png")
     assert "[-o" not in out and "required:" in out
+
+
+@pytest.mark.slow
+def test_readme_api_examples_run(tmp_path):
+    """The README's block naming the API the notebooks use runs as written."""
+    import matplotlib.image as mpimg
+
+    root = ROOT
+    blocks = re.findall(r"```python\n(.*?)```", (root / "README.md").read_text("utf-8"), re.S)
+    (code,) = [b for b in blocks if "sweep.plot_bifurcation" in b]
+    for name in ("load_config", "boundary_along", "plot_map", "evaluate_grid", "plot_bifurcation"):
+        assert f"sweep.{name}(" in code, name
+    (tmp_path / "configs").symlink_to(root / "configs")
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "rank  input" in out.stdout  # the ranked table printed
+    for png in ("api.png", "bif.png"):
+        img = mpimg.imread(tmp_path / png)
+        assert img.shape[0] > 100 and float(np.std(img[..., :3])) > 0.01
+    assert (tmp_path / "qs.zarr").is_dir() and (tmp_path / "shards.zarr").is_dir()
