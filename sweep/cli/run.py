@@ -120,8 +120,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print(
-        f"{res.store}: computed {len(res.computed)} of {plural(res.n_blocks, 'block')} "
-        f"({res.points:,} points, {res.seconds:.2f} s, {rate}); skipped {res.skipped} already done"
+        f"{res.store}: computed {len(res.computed):,} of {plural(res.n_blocks, 'block')} "
+        f"({res.points:,} points, {res.seconds:.2f} s, {rate}); skipped {res.skipped:,} already done"
     )
     if res.failed:
         for b, err in sorted(res.failed.items()):
