@@ -50,7 +50,15 @@ from .plan import Plan, bytes_per_point, make_plan
 from .plan import compute_shape as plan_compute_shape
 from .reduce import block_partials, reduce_in_memory, reduction_vars
 from .spec import ConfigError, SweepSpec, parse_config, spec_from_canonical
-from .store import BlockWriter, Manifest, coord_attrs, read_attrs, variable_attrs, write_block
+from .store import (
+    BlockWriter,
+    Manifest,
+    coord_attrs,
+    read_attrs,
+    time_attrs,
+    variable_attrs,
+    write_block,
+)
 from .units import human_bytes
 
 __all__ = [
@@ -672,7 +680,10 @@ def execute_blocks(
 def evaluate_plan(plan: Plan, *, scheduler: str = "synchronous") -> dict[str, np.ndarray]:
     """Every output of ``plan`` in memory (no store), block by block on ``scheduler``."""
     spec = plan.spec
-    out = {n: np.empty(plan.shape, dtype=spec.output_dtype(n)) for n in spec.outputs}
+    out = {
+        n: np.empty((*plan.shape, *spec.trailing_shape(n)), dtype=spec.output_dtype(n))
+        for n in spec.outputs
+    }
     args = [(spec.canonical, tuple(plan.block_shape), b) for b in range(plan.n_blocks)]
     for region, vals in dispatch(compute_block_task, args, scheduler, name="block"):
         for n, v in vals.items():
@@ -714,8 +725,13 @@ def evaluate_grid(spec: SweepSpec | dict, *, block_bytes: int | None = None) -> 
         )
     else:
         coords = {a.name: (a.name, a.values, coord_attrs(spec, a.name)) for a in spec.axes}
+    if spec.times is not None:  # time courses: the trailing time dimension
+        coords["time"] = ("time", spec.times, time_attrs())
     ds = xr.Dataset(
-        {n: (plan.dims, out[n], variable_attrs(spec, n)) for n in spec.outputs},
+        {
+            n: ((*plan.dims, *spec.trailing_dims(n)), out[n], variable_attrs(spec, n))
+            for n in spec.outputs
+        },
         coords=coords,
         attrs={
             "Conventions": "CF-1.10",

@@ -93,7 +93,7 @@ def compute_shape(
 
 def bytes_per_point(spec: SweepSpec) -> int:
     """Bytes of one point's outputs (what the memory target counts)."""
-    return sum(spec.output_dtype(o).itemsize for o in spec.outputs)
+    return sum(spec.output_dtype(o).itemsize * spec.values_per_point(o) for o in spec.outputs)
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -178,9 +178,11 @@ class Plan:
         total = 0
         if self.spec.keep_full:
             for o in self.spec.outputs:
-                total += self.spec.n_points * self.spec.output_dtype(o).itemsize
+                per = self.spec.output_dtype(o).itemsize * self.spec.values_per_point(o)
+                total += self.spec.n_points * per
         for r in self.spec.reduce:
             keep = [n for d, n in zip(self.dims, self.shape, strict=True) if d not in r.over]
+            keep += list(self.spec.trailing_shape(r.output))
             total += len(r.stats) * int(np.prod(keep, dtype=np.int64)) * 8
         if self.spec.design:  # sampled coordinates, counted without sampling them
             total += self.spec.n_points * len(self.spec.axes) * 8

@@ -86,10 +86,11 @@ def reduction_vars(plan: Plan) -> dict[str, tuple[tuple, tuple, tuple, dict[str,
     for r in spec.reduce:
         kept = _kept(plan, r)
         o = spec.registry.outputs[r.output]
+        tail = spec.trailing_shape(r.output)  # e.g. time: kept whole
         layout = (
-            tuple(d for _, d, _, _ in kept),
-            tuple(n for _, _, n, _ in kept),
-            tuple(c for _, _, _, c in kept),
+            (*(d for _, d, _, _ in kept), *spec.trailing_dims(r.output)),
+            (*(n for _, _, n, _ in kept), *tail),
+            (*(c for _, _, _, c in kept), *tail),
         )
         for s in r.stats:
             unit = o.unit if s in ("min", "max", "mean") else "1"
@@ -125,8 +126,9 @@ def _partial_name(r: Reduction, kind: str) -> str:
 def _partial_layout(plan: Plan, r: Reduction):
     over_blocks = int(np.prod([plan.grid_blocks[i] for i in _over(plan, r)], dtype=np.int64))
     kept = _kept(plan, r)
-    shape = (over_blocks, *(n for _, _, n, _ in kept))
-    chunks = (1, *(c for _, _, _, c in kept))
+    tail = plan.spec.trailing_shape(r.output)
+    shape = (over_blocks, *(n for _, _, n, _ in kept), *tail)
+    chunks = (1, *(c for _, _, _, c in kept), *tail)
     return shape, chunks
 
 
@@ -163,6 +165,7 @@ def block_partials(
         gb = [plan.grid_blocks[i] for i in over]
         ob = int(np.ravel_multi_index([idx[i] for i in over], gb)) if over else 0
         region = (slice(ob, ob + 1), *(region_full[i] for i, _, _, _ in kept))
+        region += tuple(slice(0, n) for n in plan.spec.trailing_shape(r.output))
         for kind in _kinds(r):
             if kind == "min":
                 x = np.fmin.reduce(v, axis=over) if v.dtype.kind == "f" else v.min(axis=over)
