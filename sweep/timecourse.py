@@ -14,6 +14,7 @@ one-line :class:`~sweep.spec.ConfigError`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -598,6 +599,7 @@ def with_timecourse(
                    "steps taken by the integrator (accepted and rejected)",
                    fn("n_steps_tc"), dtype="int32"),
     ]  # fmt: skip
+    new = [dataclasses.replace(o, cell_variant=False) for o in new]
     for o in new:
         if o.name in reg.outputs or o.name in reg.inputs:
             raise _error(f"timecourse: its output {o.name!r} would clash with an existing name")
