@@ -48,7 +48,7 @@ CELL_CONFIG = {
         "t_end": "3000 s",
         "times": {"values": [f"{t} s" for t in CELL_TIMES]},
         "outputs": ["vm", "na_i", "cl_i", "volume", "mode_ncx"],
-        "summaries": ["na_i", "cl_i", "vm"],
+        "summaries": ["na_i", "cl_i", "vm", "volume"],
         "flips": ["mode_ncx", {"output": "na_i", "level": "15 mM"}],
         "rtol": 1e-10,
         "atol": 1e-12,
