@@ -36,7 +36,7 @@ DEFAULTS = {**REGISTRY.defaults(), **{i.name: i.default for i in INPUTS}}
 #: in 2 blocks; a small [HCO₃⁻]ᵢ makes the late rate the Jacobian's slowest mode
 #: (as in tests/test_timecourse.py); tight tolerances so that the late-rate check
 #: sees the exponential, not the integration error.
-CELL_TIMES = [-1.0, 0.0, 5.0, 30.0, 100.0, 150.0, 600.0, 3000.0]
+CELL_TIMES = [-1.0, 0.0, 5.0, 30.0, 100.0, 150.0, 200.0, 600.0, 3000.0]
 CELL_CONFIG = {
     "name": "tc-engine-cell",
     "parameters": {"hco3_i": "1e-06 mM"},
@@ -134,10 +134,13 @@ def test_late_value_is_the_after_steady_state_and_rate_is_one_over_tau_cell(cell
         end = ds[f"{name}_tc"].isel(time=-1).values
         np.testing.assert_allclose(ds[f"{name}_tc_end"].values, end, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(end, ds[f"{name}_cell"].values, rtol=1e-7, atol=1e-7)
-    # late exponential approach of [Na⁺]ᵢ between 100 s and 150 s: rate 1/tau_cell
-    d = np.abs(ds["na_i_tc"] - ds["na_i_cell"])
-    rate = np.log(d.sel(time=100.0) / d.sel(time=150.0)).values / 50.0
-    np.testing.assert_allclose(rate, 1.0 / ds["tau_cell"].values, rtol=2e-3)
+    # late exponential approach of [Na⁺]ᵢ between 150 s and 200 s after the pump step
+    # alone ([K⁺]ₒ unchanged): rate 1/tau_cell. (With the [K⁺]ₒ step as well the slowest
+    # mode is barely excited: the local rate stays 1.04–1.2/tau_cell over 100–300 s.)
+    pump = ds.sel(k_o=3.5)
+    d = np.abs(pump["na_i_tc"] - pump["na_i_cell"])
+    rate = np.log(d.sel(time=150.0) / d.sel(time=200.0)).values / 50.0
+    np.testing.assert_allclose(rate, 1.0 / pump["tau_cell"].values, rtol=2e-3)
 
 
 def test_cell_values_match_solve_ivp(cell_run):
