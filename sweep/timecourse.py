@@ -9,7 +9,8 @@ function, blocks, stores, reductions, resume and shards handle time courses
 like any other output. The contract is ``docs/timecourses.md``.
 
 Everything a user can get wrong is refused here, before compute, with a
-one-line :class:`~sweep.spec.ConfigError`.
+one-line ``ValueError`` that :func:`sweep.spec.parse_config` raises as its
+:class:`~sweep.spec.ConfigError`.
 """
 
 from __future__ import annotations
@@ -78,9 +79,9 @@ _STATUS_KEYS = (0, 1, 3, 6, 7, 8)
 
 
 def _error(message: str) -> Exception:
-    from .spec import ConfigError  # lazy: spec imports this module lazily too
-
-    return ConfigError(message)
+    # a one-line ValueError: sweep.spec.parse_config re-raises it as its ConfigError
+    # (this module never imports sweep.spec, which imports it)
+    return ValueError(message)
 
 
 def _time(key: str, value: Any) -> float:
@@ -177,8 +178,9 @@ def parse_timecourse(
 
     Raises
     ------
-    ConfigError
-        One line naming the key, the value and what is allowed.
+    ValueError
+        One line naming the key, the value and what is allowed (raised by
+        :func:`sweep.spec.parse_config` as its ``ConfigError``).
     """
     from kernels.timecourse import DEFAULT_TOLERANCES, SOLVERS
 
@@ -640,5 +642,4 @@ def batch_flat(point: Callable[..., Any], n_axes: int) -> Callable[..., Any]:
         out = vpoint(*(g.reshape(-1) for g in grids))
         return jax.tree_util.tree_map(lambda o: o.reshape(*shape, *o.shape[1:]), out)
 
-    assert n_axes >= 1
     return fn
