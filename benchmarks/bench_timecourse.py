@@ -244,7 +244,7 @@ def _np_cell_rhs(n: np.ndarray, q: dict) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ through `sweep run`
-def engine_case(n: int, scipy_n: int) -> list[str]:
+def engine_case(n: int, scipy_n: int, grid_points: int = 129) -> list[str]:
     """The whole-cell KCC2 block of :func:`cell_case` as a config, end to end through
     ``sweep.run`` into a zarr store (plan, compile, blocks, write, finalize), against
     plain ``jax.vmap(diffrax.diffeqsolve)`` and a scipy loop on the same points."""
@@ -265,6 +265,7 @@ def engine_case(n: int, scipy_n: int) -> list[str]:
             "times": {"start": "0 s", "stop": "300 s", "num": 32},
             "outputs": ["vm", "cl_i", "e_gaba", "gaba_polarity"],
             "flips": ["gaba_polarity"],
+            "grid_points": grid_points,
         },
     }
     tmp = Path(tempfile.mkdtemp(prefix="bench_tc_"))
@@ -323,8 +324,8 @@ def engine_case(n: int, scipy_n: int) -> list[str]:
     per_s = (time.perf_counter() - t0) / len(idx)
     err = float(np.max(np.abs(got[idx] / np.array(ref) - 1)))
     return [
-        f"| `sweep run`, cell KCC2 block × [K⁺]ₒ, {n}×{n} grid → zarr, first run (compile "
-        f"included) | {n_traj:,} | {n_traj / cold:,.0f} | (included) | {res.n_blocks} blocks; "
+        f"| `sweep run`, cell KCC2 block × [K⁺]ₒ, {n}×{n} grid → zarr, grid_points "
+        f"{grid_points}, first run (compile included) | {n_traj:,} | {n_traj / cold:,.0f} | (included) | {res.n_blocks} blocks; "
         f"{ok}/{n_traj} status 0; steps mean {steps.mean():.1f} max {steps.max()} |",
         f"| `sweep run`, same, second run in the process (compiled) | {n_traj:,} | "
         f"{n_traj / warm:,.0f} | — | end to end: plan, blocks, zarr writes, finalize |",
@@ -386,6 +387,9 @@ def main() -> None:
     ap.add_argument("--lorenz-n", type=int, default=10000, help="Lorenz trajectories")
     ap.add_argument("--engine-n", type=int, default=100, help="`sweep run` grid side")
     ap.add_argument(
+        "--grid-points", type=int, default=129, help="summary grid of the `sweep run` case"
+    )
+    ap.add_argument(
         "--only", choices=["calcium", "cell", "engine", "lorenz"], help="run one case only"
     )
     ap.add_argument("--repeats", type=int, default=3)
@@ -396,7 +400,7 @@ def main() -> None:
     cases = {
         "calcium": lambda: calcium_case(args.n, args.scipy_n, args.repeats),
         "cell": lambda: cell_case(args.cell_n, args.scipy_n, args.repeats),
-        "engine": lambda: engine_case(args.engine_n, args.scipy_n),
+        "engine": lambda: engine_case(args.engine_n, args.scipy_n, args.grid_points),
         "lorenz": lambda: lorenz_case(args.lorenz_n, args.repeats),
     }
     all_rows: list[str] = []
