@@ -28,6 +28,7 @@ from kernels.solvers import Status
 from kernels.steady_state import calcium_steady_state
 from kernels.timecourse import INPUTS
 from sweep.spec import ConfigError, parse_config, spec_from_resolved
+from sweep.store import verify_store
 
 DEFAULTS = {**REGISTRY.defaults(), **{i.name: i.default for i in INPUTS}}
 
@@ -174,6 +175,9 @@ def test_shards_write_the_same_store(cell_run):
         sweep.run(spec, store=path, shard=(i, 2), progress=False)
     sweep.run(spec, store=path, resume=True, progress=False)  # finalizes
     assert_identical(spec.store, path)
+    # the chunk checksums of blocks with a trailing time dimension verify
+    report = verify_store(path)
+    assert report["checked"] == 2 and not report["bad"] and not report["unverifiable"]
 
 
 # ------------------------------------------------------------------ the Ca²⁺ system
