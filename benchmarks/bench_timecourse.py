@@ -39,21 +39,24 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
+# the scipy baseline integrates the tests' independent reference equations
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import diffrax as dfx  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from _machine import machine  # noqa: E402  (benchmarks/ is on sys.path when run)
+from reference_models import ca_rate, cell_rhs, cell_volume  # noqa: E402
 from scipy.integrate import solve_ivp  # noqa: E402
 
 from kernels import REGISTRY, cell  # noqa: E402
-from kernels.constants import F, R  # noqa: E402
 from kernels.timecourse import (  # noqa: E402
     CALCIUM,
     INPUTS,
@@ -177,27 +180,8 @@ def calcium_case(n: int, scipy_n: int, repeats: int) -> list[str]:
 
 
 def _np_rate(ca: float, q: dict) -> float:
-    """physics.md's Ca²⁺ rate, plain numpy (the scipy baseline's right-hand side)."""
-    rtf = R * q["temperature"] / F * 1e3
-    u = q["vm"] / rtf
-    nai, nao, cao = q["na_i"], q["na_o"], q["ca_o"]
-    d = (
-        q["km_cai"] * nao**3 * (1 + (nai / q["km_nai"]) ** 3)
-        + q["km_nao"] ** 3 * ca * (1 + ca / q["km_cai"])
-        + q["km_cao"] * nai**3
-        + nai**3 * cao
-        + nao**3 * ca
-    )
-    ka = 1.0 / (1.0 + (q["k_dact"] / ca) ** q["n_act"])
-    nu = q["nu_ncx"]
-    e1 = np.exp((nu - 1) * u)
-    i_ncx = q["ibar_ncx"] * ka * (np.exp(nu * u) * nai**3 * cao - e1 * nao**3 * ca)
-    i_ncx /= d * (1 + q["ksat_ncx"] * e1)
-    e_ca = rtf / 2 * np.log(cao / ca)
-    h = q["h_pmca"]
-    i_pmca = q["ibar_pmca"] * ca**h / (q["k_pmca"] ** h + ca**h)
-    net = 2 * i_ncx - q["g_ca_bg"] * (q["vm"] - e_ca) - i_pmca
-    return q["beta_ca"] * q["gamma"] / 2 * net
+    """physics.md's Ca²⁺ rate, plain numpy (tests/reference_models.py)."""
+    return ca_rate(ca, q)[0]
 
 
 # ------------------------------------------------------------------ whole cell
@@ -251,34 +235,107 @@ def cell_case(n: int, scipy_n: int, repeats: int) -> list[str]:
     return rows
 
 
-def _np_volume(n: np.ndarray, q: dict) -> np.ndarray:
-    return (n[0] + n[1] + n[2] + q["x_i_ref"]) / (q["osm_o"] - q["hco3_i"])
+_np_volume = cell_volume
 
 
 def _np_cell_rhs(n: np.ndarray, q: dict) -> np.ndarray:
-    """physics.md's pump–leak balances in amounts, plain numpy (cubic pump, no drugs)."""
-    rtf = R * q["temperature"] / F * 1e3
-    w = _np_volume(n, q)
-    na, k, cl = n / w
-    r = q["p_hco3_cl"]
-    g_c, g_h = q["g_cl"] + q["g_gaba"] / (1 + r), q["g_gaba"] * r / (1 + r)
-    e_na, e_k = rtf * np.log(q["na_o"] / na), rtf * np.log(q["k_o"] / k)
-    e_cl, e_h = rtf * np.log(cl / q["cl_o"]), rtf * np.log(q["hco3_i"] / q["hco3_o"])
-    j = q["u_nka"] * (na / q["na_o"]) ** 3
-    v = (q["g_na"] * e_na + q["g_k"] * e_k + g_c * e_cl + g_h * e_h - j / q["gamma"]) / (
-        q["g_na"] + q["g_k"] + g_c + g_h
+    """physics.md's pump–leak balances in amounts, plain numpy (tests/reference_models.py)."""
+    return cell_rhs(n, q)[0]
+
+
+# ------------------------------------------------------------------ through `sweep run`
+def engine_case(n: int, scipy_n: int, grid_points: int = 129) -> list[str]:
+    """The whole-cell KCC2 block of :func:`cell_case` as a config, end to end through
+    ``sweep.run`` into a zarr store (plan, compile, blocks, write, finalize), against
+    plain ``jax.vmap(diffrax.diffeqsolve)`` and a scipy loop on the same points."""
+    import tempfile
+
+    import sweep  # the engine (lazy: the other cases need only the kernels)
+
+    cfg = {
+        "name": "bench-tc-cell",
+        "axes": {
+            "u_kcc2": {"start": "0 mM/s", "stop": "0.3 mM/s", "num": n},
+            "k_o": {"start": "2.5 mM", "stop": "8 mM", "num": n},
+        },
+        "timecourse": {
+            "system": "cell",
+            "before": {"u_kcc2": "0.3 mM/s", "k_o": "3.5 mM"},
+            "t_end": "300 s",
+            "times": {"start": "0 s", "stop": "300 s", "num": 32},
+            "outputs": ["vm", "cl_i", "e_gaba", "gaba_polarity"],
+            "flips": ["gaba_polarity"],
+            "grid_points": grid_points,
+        },
+    }
+    tmp = Path(tempfile.mkdtemp(prefix="bench_tc_"))
+    spec = sweep.parse_config({**cfg, "store": str(tmp / "tc.zarr")})
+    t0 = time.perf_counter()
+    res = sweep.run(spec, overwrite=True, progress=False)
+    cold = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sweep.run(spec, overwrite=True, progress=False)  # compiled runner reused in-process
+    warm = time.perf_counter() - t0
+    import xarray as xr
+
+    ds = xr.open_zarr(spec.store)
+    ok = int((ds["status_tc"].values == 0).sum())
+    steps = ds["n_steps_tc"].values
+    got = ds["cl_i_tc"].values.reshape(n * n, -1)
+    n_traj = n * n
+
+    # plain jax.vmap(diffrax.diffeqsolve): default Kvaerno5, same tolerances, same states
+    system = SYSTEMS["cell"]
+    base = {k: jnp.asarray(v) for k, v in P.items()}
+    rtol, atol = IntegratorOptions().tolerances(jnp.float64)
+    before = {"u_kcc2": 0.3, "k_o": 3.5}
+    n0 = jnp.asarray(cell.amounts(cell.cell_steady_state(cell.CellParams.from_inputs(
+        {**base, **{k: jnp.asarray(v) for k, v in before.items()}}))))  # fmt: skip
+    ts = jnp.linspace(0.0, 300.0, 32)
+
+    def plain(a, b):
+        args = system.prepare({**base, "u_kcc2": a, "k_o": b})
+        sol = dfx.diffeqsolve(
+            dfx.ODETerm(lambda t, y, a: system.vector_field(y, a)), dfx.Kvaerno5(), 0.0,
+            300.0, None, n0, args=args, saveat=dfx.SaveAt(ts=ts),
+            stepsize_controller=dfx.PIDController(rtol=rtol, atol=atol), max_steps=4096,
+            throw=False,
+        )  # fmt: skip
+        return sol.ys, sol.result._value
+
+    uu, kk = np.meshgrid(spec.axes[0].values, spec.axes[1].values, indexing="ij")
+    comp_p, wall_p, _ = timed(
+        jax.jit(jax.vmap(plain)), jnp.asarray(uu.ravel()), jnp.asarray(kk.ravel()), repeats=1
     )
-    u_k = q["u_kcc2"] * ((1 - q["p_kcc2"]) + q["p_kcc2"] * q["rho_kcc2"])
-    u_n = q["u_nkcc1"] * (q["rho_nkcc1"] + (1 - q["rho_nkcc1"]) * q["p_nkcc1"])
-    jk = u_k * np.log(k * cl / (q["k_o"] * q["cl_o"]))
-    jn = u_n * np.log(q["na_o"] * q["k_o"] * q["cl_o"] ** 2 / (na * k * cl**2))
-    g = q["gamma"]
-    d_na = -g * q["g_na"] * (v - e_na) - 3 * j + jn - g * g_h * (v - e_h)
-    d_k = -g * q["g_k"] * (v - e_k) + 2 * j - jk + jn
-    d_cl = g * g_c * (v - e_cl) - jk + 2 * jn
-    # clamped [HCO3-]i: the HCO3- made as the volume changes brings its Na+ (NHE1)
-    dw = (d_na + d_k + d_cl) / (q["osm_o"] - 2 * q["hco3_i"])
-    return np.array([d_na + q["hco3_i"] * dw, d_k, d_cl])
+
+    # scipy loop over a subsample, extrapolated per trajectory
+    rng = np.random.default_rng(2)
+    idx = rng.choice(n_traj, size=min(scipy_n, n_traj), replace=False)
+    ts_np = np.asarray(ts)
+    t0 = time.perf_counter()
+    ref = []
+    for i in idx:
+        q = {**P, "u_kcc2": uu.ravel()[i], "k_o": kk.ravel()[i]}
+        sol = solve_ivp(
+            lambda t, y, q=q: _np_cell_rhs(y, q), (0.0, 300.0), np.asarray(n0), method="BDF",
+            rtol=rtol, atol=atol, t_eval=ts_np,
+        )  # fmt: skip
+        ref.append(sol.y[2] / _np_volume(sol.y, q))
+    per_s = (time.perf_counter() - t0) / len(idx)
+    err = float(np.max(np.abs(got[idx] / np.array(ref) - 1)))
+    return [
+        f"| `sweep run`, cell KCC2 block × [K⁺]ₒ, {n}×{n} grid → zarr, grid_points "
+        f"{grid_points}, first run (compile included) | {n_traj:,} | {n_traj / cold:,.0f} | (included) | {res.n_blocks} blocks; "
+        f"{ok}/{n_traj} status 0; steps mean {steps.mean():.1f} max {steps.max()} |",
+        f"| `sweep run`, same, second run in the process (compiled) | {n_traj:,} | "
+        f"{n_traj / warm:,.0f} | — | end to end: plan, blocks, zarr writes, finalize |",
+        f"| plain jax.vmap(diffrax.diffeqsolve), default Kvaerno5, same points | {n_traj:,} | "
+        f"{n_traj / wall_p:,.0f} | {comp_p:.1f} | `sweep run` (compiled) is "
+        f"{wall_p / warm:.2f}× its speed, with summaries, status and the store |",
+        f"| scipy solve_ivp (BDF) loop, {len(idx)} of the points, extrapolated | {n_traj:,} | "
+        f"{1 / per_s:,.0f} | — | `sweep run` is {per_s * n_traj / warm:,.0f}× faster compiled, "
+        f"{per_s * n_traj / cold:,.0f}× with compile; [Cl⁻]ᵢ agree to {err:.1e} |",
+    ]
 
 
 # ------------------------------------------------------------------ Lorenz anchor
@@ -328,18 +385,30 @@ def main() -> None:
     ap.add_argument("--cell-n", type=int, default=100, help="whole-cell grid side")
     ap.add_argument("--scipy-n", type=int, default=40, help="scipy loop subsample")
     ap.add_argument("--lorenz-n", type=int, default=10000, help="Lorenz trajectories")
+    ap.add_argument("--engine-n", type=int, default=100, help="`sweep run` grid side")
+    ap.add_argument(
+        "--grid-points", type=int, default=129, help="summary grid of the `sweep run` case"
+    )
+    ap.add_argument(
+        "--only", choices=["calcium", "cell", "engine", "lorenz"], help="run one case only"
+    )
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
     args = ap.parse_args()
     mach = machine()
     print(mach)
-    rows = calcium_case(args.n, args.scipy_n, args.repeats)
-    for r in rows:
-        print(r)
-    rows2 = cell_case(args.cell_n, args.scipy_n, args.repeats)
-    print(*rows2, sep="\n")
-    rows3 = lorenz_case(args.lorenz_n, args.repeats)
-    print(*rows3, sep="\n")
+    cases = {
+        "calcium": lambda: calcium_case(args.n, args.scipy_n, args.repeats),
+        "cell": lambda: cell_case(args.cell_n, args.scipy_n, args.repeats),
+        "engine": lambda: engine_case(args.engine_n, args.scipy_n, args.grid_points),
+        "lorenz": lambda: lorenz_case(args.lorenz_n, args.repeats),
+    }
+    all_rows: list[str] = []
+    for name, case in cases.items():
+        if args.only in (None, name):
+            rows = case()
+            print(*rows, sep="\n")
+            all_rows += rows
     if args.no_record:
         return
     today = dt.date.today().isoformat()
@@ -349,7 +418,7 @@ def main() -> None:
         f"{args.repeats} after a warm-up; compile = first call − median. The scipy row is a "
         "subsample of the same points, its time per trajectory extrapolated to the grid.\n\n"
         "| case | trajectories | trajectories/s | compile s | notes |\n|---|---|---|---|---|\n"
-        + "\n".join(rows + rows2 + rows3)
+        + "\n".join(all_rows)
         + "\n"
     )
     with open(HERE / "RESULTS.md", "a", encoding="utf-8") as fh:

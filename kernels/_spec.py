@@ -90,6 +90,10 @@ class OutputSpec:
         Outputs stored alongside whenever this one is requested (status, residual).
     attrs : mapping
         Extra store attributes (e.g. the transporter's ``charge``).
+    cell_variant : bool
+        False: the registry builds no ``<name>_cell`` variant at the whole-cell
+        state, and does not trace the output to find its reads (time courses:
+        their state comes from their own before steady state).
     """
 
     name: str
@@ -101,6 +105,7 @@ class OutputSpec:
     companions: tuple[str, ...] = ()
     attrs: Mapping[str, Any] = field(default_factory=dict)
     concentration: bool = False
+    cell_variant: bool = True
 
 
 def cached(cache: dict, key: str, thunk: Callable[[], Any]) -> Any:

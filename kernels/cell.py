@@ -1231,7 +1231,7 @@ def whole_cell_outputs(
     ]
     taken = set(outputs) | {o.name for o in outs}
     for name, spec in outputs.items():
-        if spec.attrs.get("state") == STATE_ATTR:
+        if spec.attrs.get("state") == STATE_ATTR or not spec.cell_variant:
             continue
         if not state_reads(name, spec, transporters, input_names):
             continue

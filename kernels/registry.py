@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from . import branches, cell, kinetics, steady_state, thermo
+from . import _tc_inputs, branches, cell, kinetics, steady_state, thermo
 from ._spec import InputSpec, OutputSpec, cached
 from .constants import NERNST_SPECIES, T_DEFAULT, VALENCE
 from .transporters import (
@@ -648,6 +648,7 @@ class Registry:
 def _build_default() -> Registry:
     inputs = _core_inputs() + list(kinetics.INPUTS) + list(steady_state.INPUTS)
     inputs += list(cell.INPUTS)  # whole-cell outputs are built by Registry (model choices)
+    inputs += list(_tc_inputs.INPUTS)  # kernels.timecourse.INPUTS (beta_ca)
     outputs = _thermo_outputs()
     for t in BUILTIN_TRANSPORTERS.values():
         outputs += transporter_outputs(t)

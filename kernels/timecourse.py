@@ -105,7 +105,7 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from . import cell, thermo
-from ._spec import InputSpec
+from ._tc_inputs import INPUTS
 from .kinetics import NCXParams, _i_ncx
 from .solvers import NOT_WRITTEN, Status
 from .steady_state import (
@@ -866,26 +866,6 @@ def _code(kind: str, source: Array, mode_tolerance: ArrayLike) -> Array:
 
 
 # ------------------------------------------------------------------ calcium system
-_BETA_REF = (
-    "assumption: endogenous buffer capacity κ_S ≈ 100 (neurons: 20–200, "
-    "Neher 1995 Neuropharmacology 34:1423), β = 1/(1 + κ_S)"
-)
-
-INPUTS: list[InputSpec] = [
-    InputSpec(
-        "beta_ca",
-        "",
-        0.01,
-        "free Ca²⁺ fraction",
-        "fraction of Ca²⁺ entering the cytosol that stays free (fast buffering, "
-        "β = 1/(1 + κ_S)); scales the rate of [Ca²⁺]ᵢ, not its steady state",
-        lower=0.0,
-        upper=1.0,
-        lower_open=True,
-        reference=_BETA_REF,
-    ),
-]
-
 _INPUT_DEFAULTS = {i.name: i.default for i in INPUTS}
 
 

@@ -59,7 +59,15 @@ from .reduce import (
     scale_partial,
 )
 from .spec import ConfigError, SweepSpec, parse_config, spec_from_canonical
-from .store import BlockWriter, Manifest, coord_attrs, read_attrs, variable_attrs, write_block
+from .store import (
+    BlockWriter,
+    Manifest,
+    coord_attrs,
+    read_attrs,
+    time_attrs,
+    variable_attrs,
+    write_block,
+)
 from .units import human_bytes
 
 __all__ = [
@@ -326,7 +334,14 @@ class BlockRunner:
         self.names = spec.outputs
         self.dtypes = {n: spec.output_dtype(n) for n in self.names}
         self._point = point or spec_point_function(spec, self.names)
-        self._fn = jax.jit(batch_over_axes(self._point, len(spec.axes), sampled=bool(spec.design)))
+        if spec.timecourse and not spec.design:  # one integrator, not one per axis
+            from .timecourse import batch_flat
+
+            self._fn = jax.jit(batch_flat(self._point, len(spec.axes)))
+        else:
+            self._fn = jax.jit(
+                batch_over_axes(self._point, len(spec.axes), sampled=bool(spec.design))
+            )
         self.compute_shape = compute_shape(plan)
         can_fuse = bool(spec.reduce) and not spec.design and point is None
         self.fused = can_fuse and (not spec.keep_full if fused is None else bool(fused))
@@ -929,7 +944,10 @@ def execute_blocks(
 def evaluate_plan(plan: Plan, *, scheduler: str = "synchronous") -> dict[str, np.ndarray]:
     """Every output of ``plan`` in memory (no store), block by block on ``scheduler``."""
     spec = plan.spec
-    out = {n: np.empty(plan.shape, dtype=spec.output_dtype(n)) for n in spec.outputs}
+    out = {
+        n: np.empty((*plan.shape, *spec.trailing_shape(n)), dtype=spec.output_dtype(n))
+        for n in spec.outputs
+    }
     args = [(spec.canonical, tuple(plan.block_shape), b) for b in range(plan.n_blocks)]
     for region, vals in dispatch(compute_block_task, args, scheduler, name="block"):
         for n, v in vals.items():
@@ -971,8 +989,13 @@ def evaluate_grid(spec: SweepSpec | dict, *, block_bytes: int | None = None) -> 
         )
     else:
         coords = {a.name: (a.name, a.values, coord_attrs(spec, a.name)) for a in spec.axes}
+    if spec.times is not None:  # time courses: the trailing time dimension
+        coords["time"] = ("time", spec.times, time_attrs())
     ds = xr.Dataset(
-        {n: (plan.dims, out[n], variable_attrs(spec, n)) for n in spec.outputs},
+        {
+            n: ((*plan.dims, *spec.trailing_dims(n)), out[n], variable_attrs(spec, n))
+            for n in spec.outputs
+        },
         coords=coords,
         attrs={
             "Conventions": "CF-1.10",

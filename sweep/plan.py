@@ -113,7 +113,7 @@ def compute_shape(
 
 def bytes_per_point(spec: SweepSpec) -> int:
     """Bytes of one point's outputs (what the memory target counts)."""
-    return sum(spec.output_dtype(o).itemsize for o in spec.outputs)
+    return sum(spec.output_dtype(o).itemsize * spec.values_per_point(o) for o in spec.outputs)
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -224,9 +224,11 @@ class Plan:
         total = 0
         if self.spec.keep_full:
             for o in self.spec.outputs:
-                total += self.spec.n_points * self.spec.output_dtype(o).itemsize
+                per = self.spec.output_dtype(o).itemsize * self.spec.values_per_point(o)
+                total += self.spec.n_points * per
         for r in self.spec.reduce:
             keep = [n for d, n in zip(self.dims, self.shape, strict=True) if d not in r.over]
+            keep += list(self.spec.trailing_shape(r.output))
             kept = int(np.prod(keep, dtype=np.int64))
             stats = len(r.stats) + sum(counted(self.spec, r, s) for s in r.stats)
             rows = math.prod(
@@ -323,7 +325,10 @@ def make_plan(spec: SweepSpec, block_bytes: int = BLOCK_BYTES_TARGET) -> Plan:
     (a reductions-only grid: :func:`_fused_chunks`, its fields are never materialised)."""
     shape = spec.shape
     plan_memory_check(spec)
-    if spec.reduce and not spec.keep_full and not spec.design:
+    # fused only where every output has one value per point (a time course's
+    # trajectories are computed whole and reduced afterwards: normal blocks)
+    fusable = all(spec.values_per_point(o) == 1 for o in spec.outputs)
+    if spec.reduce and not spec.keep_full and not spec.design and fusable:
         auto = _fused_chunks(spec, block_bytes)
     else:
         auto = _auto_chunks(shape, bytes_per_point(spec), block_bytes)

@@ -76,10 +76,11 @@ def reduction_vars(plan: Plan) -> dict[str, tuple[tuple, tuple, tuple, dict[str,
     for r in spec.reduce:
         kept = _kept(plan, r)
         o = spec.registry.outputs[r.output]
+        tail = spec.trailing_shape(r.output)  # e.g. time: kept whole
         layout = (
-            tuple(d for _, d, _, _ in kept),
-            tuple(n for _, _, n, _ in kept),
-            tuple(c for _, _, _, c in kept),
+            (*(d for _, d, _, _ in kept), *spec.trailing_dims(r.output)),
+            (*(n for _, _, n, _ in kept), *tail),
+            (*(c for _, _, _, c in kept), *tail),
         )
         for s in r.stats:
             unit = o.unit if s in ("min", "max", "mean") else "1"
@@ -126,7 +127,8 @@ def partial_region(plan: Plan, r: Reduction, block: int) -> tuple[slice, ...]:
     over = _over(plan, r)
     gb = [plan.grid_blocks[i] for i in over]
     ob = int(np.ravel_multi_index([idx[i] for i in over], gb)) if over else 0
-    return (slice(ob, ob + 1), *(region_full[i] for i, _, _, _ in _kept(plan, r)))
+    tail = tuple(slice(0, n) for n in plan.spec.trailing_shape(r.output))  # e.g. time, whole
+    return (slice(ob, ob + 1), *(region_full[i] for i, _, _, _ in _kept(plan, r)), *tail)
 
 
 def scale_partial(kind: str, x: np.ndarray, n: int) -> np.ndarray:
@@ -140,8 +142,9 @@ def scale_partial(kind: str, x: np.ndarray, n: int) -> np.ndarray:
 def _partial_layout(plan: Plan, r: Reduction):
     over_blocks = int(np.prod([plan.grid_blocks[i] for i in _over(plan, r)], dtype=np.int64))
     kept = _kept(plan, r)
-    shape = (over_blocks, *(n for _, _, n, _ in kept))
-    chunks = (1, *(c for _, _, _, c in kept))
+    tail = plan.spec.trailing_shape(r.output)
+    shape = (over_blocks, *(n for _, _, n, _ in kept), *tail)
+    chunks = (1, *(c for _, _, _, c in kept), *tail)
     return shape, chunks
 
 

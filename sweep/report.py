@@ -170,7 +170,26 @@ def plan_report(plan: Plan, path: Path, free: int) -> str:
             f"({a.size if not spec.design else 'sampled'}{grp})"
         )
     dims = " × ".join(f"{d}={n}" for d, n in zip(plan.dims, plan.shape, strict=True))
+    tc = spec.timecourse
+    if spec.times is not None:
+        dims += f" (× time={spec.times.size} for the *_tc series)"
     lines.append(f"dims      {dims}")
+    if tc:
+        pulse = f" of {tc['duration']:g} s" if tc["protocol"] == "pulse" else ""
+        before = ", ".join(
+            f"{k} {format_quantity(v, spec.registry.inputs[k].unit)}"
+            for k, v in tc["before"].items()
+        )
+        lines.append(
+            f"timecourse {tc['system']}: {tc['protocol']}{pulse} from the steady state of "
+            f"({before or 'the point itself'}) to each point at t = 0, until {tc['t_end']:g} s"
+        )
+        times = spec.times
+        when = f"{times.size} times {times[0]:g} … {times[-1]:g} s" if times is not None else "none"
+        lines.append(
+            f"           outputs at {when}; {tc['solver']} rtol {tc['rtol']:g} atol "
+            f"{tc['atol']:g}, ≤ {tc['max_steps']:,} steps, summary grid {tc['grid_points']}"
+        )
     chunks = " × ".join(str(c) for c in plan.block_shape)
     lines.append(
         f"chunks    {chunks}  ({plan.n_blocks:,} block{'' if plan.n_blocks == 1 else 's'} "

@@ -212,6 +212,7 @@ def config_schema(registry: Registry | None = None) -> dict[str, Any]:
             },
         },
     }
+    props["timecourse"] = _timecourse_schema(inputs)
     missing = set(TOP_KEYS) - set(props)
     if missing:  # the schema follows the parser's keys
         raise RuntimeError(f"sweep.schema: no schema for config keys {sorted(missing)}")
@@ -222,7 +223,80 @@ def config_schema(registry: Registry | None = None) -> dict[str, Any]:
         "description": "Generated from the registry by `python -m sweep.schema`; "
         "`sweep plan CONFIG` checks values and units.",
         "type": "object",
-        "required": ["name", "outputs"],
+        "required": ["name"],
+        "anyOf": [{"required": ["outputs"]}, {"required": ["timecourse"]}],
+        "additionalProperties": False,
+        "properties": props,
+    }
+
+
+def _timecourse_schema(inputs: list[str]) -> dict[str, Any]:
+    """The ``timecourse:`` section (docs/timecourses.md)."""
+    from kernels.timecourse import PROTOCOLS, SOLVERS, SYSTEMS  # lazy: diffrax takes ~0.5 s
+
+    from .timecourse import SYSTEM_NAMES, TC_KEYS
+
+    names = sorted({o.name for s in SYSTEMS.values() for o in s.outputs})
+    codes = sorted({o.name for s in SYSTEMS.values() for o in s.outputs if o.code})
+    time = {"type": "string", "description": "a time with its unit, e.g. '600 s', '10 min'"}
+    one = {"enum": names}
+    many = {"oneOf": [one, {"type": "array", "items": one}]}
+    props = {
+        "system": {"enum": list(SYSTEM_NAMES), "description": "the dynamical system"},
+        "protocol": {"enum": list(PROTOCOLS)},
+        "duration": {**time, "description": "pulse duration (protocol pulse)"},
+        "before": {
+            "type": "object",
+            "description": "inputs that differ before t = 0 (and after a pulse)",
+            "propertyNames": {"enum": inputs},
+            "additionalProperties": {"type": ["string", "number"]},
+        },
+        "t_end": time,
+        "times": {
+            "oneOf": [
+                {"type": "array", "minItems": 1, "items": time},
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "start": time,
+                        "stop": time,
+                        "num": {"type": "integer", "minimum": 1},
+                        "values": {"type": "array", "minItems": 1, "items": time},
+                    },
+                },
+            ],
+            "description": "output times (the store's time coordinate, s)",
+        },
+        "outputs": many,
+        "summaries": many,
+        "flips": {
+            "type": "array",
+            "items": {
+                "oneOf": [
+                    {"enum": codes},
+                    {
+                        "type": "object",
+                        "required": ["output", "level"],
+                        "additionalProperties": False,
+                        "properties": {"output": one, "level": {"type": ["string", "number"]}},
+                    },
+                ]
+            },
+        },
+        "rtol": {"type": ["number", "string"]},
+        "atol": {"type": ["number", "string"]},
+        "max_steps": {"type": "integer", "minimum": 1},
+        "grid_points": {"type": "integer", "minimum": 3},
+        "solver": {"enum": list(SOLVERS)},
+        "fixed_steps": {"type": ["integer", "null"], "minimum": 1},
+    }
+    if set(props) != set(TC_KEYS):  # the schema follows the parser's keys
+        raise RuntimeError("sweep.schema: timecourse keys differ from sweep.timecourse.TC_KEYS")
+    return {
+        "type": "object",
+        "description": "time courses after a change of inputs (docs/timecourses.md)",
+        "required": ["system", "t_end"],
         "additionalProperties": False,
         "properties": props,
     }

@@ -76,6 +76,7 @@ TOP_KEYS = (
     "model",
     "derived",
     "residuals",
+    "timecourse",
 )
 AXIS_KEYS = ("start", "stop", "num", "spacing", "values", "dist", *DIST_KEYS, "group")
 DESIGN_METHODS = ("grid", "sobol", "lhs", "random", "saltelli", "morris", "fast")
@@ -248,6 +249,8 @@ class SweepSpec:
     registry: Registry = field(repr=False, compare=False)
     resolved: dict[str, Any] = field(repr=False, compare=False)
     requested: tuple[str, ...] = field(repr=False, compare=False, default=())
+    #: The resolved ``timecourse:`` section (sweep/timecourse.py), or None.
+    timecourse: dict[str, Any] | None = field(repr=False, compare=False, default=None)
 
     @property
     def config_hash(self) -> str:
@@ -293,7 +296,36 @@ class SweepSpec:
         )
 
     def output_dtype(self, name: str) -> np.dtype:
-        return np.dtype("int8") if self.registry.outputs[name].dtype == "int8" else self.dtype
+        kind = self.registry.outputs[name].dtype
+        return np.dtype(kind) if kind in ("int8", "int32") else self.dtype
+
+    @functools.cached_property
+    def _series(self) -> frozenset[str]:
+        if not self.timecourse:
+            return frozenset()
+        from .timecourse import series_names
+
+        return series_names(self.timecourse)
+
+    @property
+    def times(self) -> np.ndarray | None:
+        """Output times of a time-course sweep, s (the ``time`` coordinate), or None."""
+        if not self.timecourse or not self.timecourse["times"]:
+            return None
+        return np.asarray(self.timecourse["times"], dtype=np.float64)
+
+    def trailing_dims(self, name: str) -> tuple[str, ...]:
+        """Dimensions of output ``name`` after the sweep's own (``("time",)`` for
+        ``<output>_tc``, else none): never chunked, a block holds them whole."""
+        return ("time",) if name in self._series else ()
+
+    def trailing_shape(self, name: str) -> tuple[int, ...]:
+        """Sizes of :meth:`trailing_dims`."""
+        return (len(self.timecourse["times"]),) if name in self._series else ()
+
+    def values_per_point(self, name: str) -> int:
+        """Numbers output ``name`` stores per point (the product of its trailing sizes)."""
+        return math.prod(self.trailing_shape(name))
 
 
 def n_factors(axes: tuple[Axis, ...] | list[Axis]) -> int:
@@ -925,12 +957,29 @@ def _parse_config(data: Mapping[str, Any], ranges: bool = False) -> SweepSpec:
         for pname in params_raw:
             _check_float32(f"parameters.{pname}", params[pname], reg.inputs[pname].unit)
 
+    tc = None
+    if data.get("timecourse") is not None:  # lazy: the integrator is imported only here
+        from .timecourse import output_names, parse_timecourse, with_timecourse
+
+        tc = parse_timecourse(
+            data["timecourse"], reg, [a.name for a in axes], precision, reg.model, _input_value
+        )
+        reg = with_timecourse(reg, tc, precision, reg.model)
+    tc_names = output_names(tc) if tc else ()
+
     outs_raw = data.get("outputs")
     if isinstance(outs_raw, str):
         outs_raw = [outs_raw]
-    if not isinstance(outs_raw, list) or not outs_raw:
+    if tc and outs_raw is None:
+        outs_raw = []
+    if not isinstance(outs_raw, list) or (not outs_raw and not tc):
         raise ConfigError("outputs is empty: list the outputs to compute (see 'sweep list')")
     for o in outs_raw:
+        if isinstance(o, str) and o in tc_names:
+            raise ConfigError(
+                f"outputs: {o!r} is a time-course variable: the timecourse section stores it "
+                "(list its output under timecourse.outputs, summaries or flips)"
+            )
         if not isinstance(o, str) or o not in reg.outputs:
             raise ConfigError(_unknown_output(reg, o))
     outputs = reg.resolve_outputs(outs_raw)
@@ -940,6 +989,8 @@ def _parse_config(data: Mapping[str, Any], ranges: bool = False) -> SweepSpec:
         raise ConfigError(f"residuals = {residuals!r} is not allowed: must be true or false")
     if not residuals:  # solvers' residual_* companions left out (status_* stays)
         outputs = tuple(o for o in outputs if not o.startswith("residual_") or o in requested)
+    plain_outputs = outputs
+    outputs = (*outputs, *tc_names)
 
     axis_names = tuple(a.name for a in axes)
     dims = ("sample",) if design else axis_names
@@ -977,7 +1028,7 @@ def _parse_config(data: Mapping[str, Any], ranges: bool = False) -> SweepSpec:
         "parameters": {k: params[k] for k in sorted(params)},
         "units": {k: reg.inputs[k].unit for k in sorted(reg.inputs)},
         "axes": axes_resolved,
-        "outputs": list(outputs),
+        "outputs": list(plain_outputs),
         "transporters": json.loads(json.dumps(transporters)),
         "chunks": chunks,
         "store": store,
@@ -1002,6 +1053,8 @@ def _parse_config(data: Mapping[str, Any], ranges: bool = False) -> SweepSpec:
         resolved["derived"] = derived
     if not residuals:
         resolved["residuals"] = False
+    if tc:
+        resolved["timecourse"] = tc
     return SweepSpec(
         name=name,
         description=description,
@@ -1019,6 +1072,7 @@ def _parse_config(data: Mapping[str, Any], ranges: bool = False) -> SweepSpec:
         registry=reg,
         resolved=resolved,
         requested=requested,
+        timecourse=tc,
     )
 
 
@@ -1078,6 +1132,10 @@ def config_from_resolved(resolved: Mapping[str, Any]) -> dict[str, Any]:
         config["residuals"] = False
     if resolved["design"] is not None:
         config["design"] = dict(resolved["design"])
+    if resolved.get("timecourse"):
+        from .timecourse import config_section
+
+        config["timecourse"] = config_section(resolved["timecourse"], units)
     return config
 
 

@@ -153,6 +153,25 @@ def coord_attrs(spec: SweepSpec, name: str) -> dict[str, Any]:
 SAMPLE_COORD_CHUNK = 2**20
 
 
+def time_attrs() -> dict[str, Any]:
+    """Attributes of the ``time`` coordinate of time-course variables (CF)."""
+    return {
+        "units": "s",
+        "long_name": "time",
+        "description": "time since the inputs switched (t = 0); t < 0: the initial state",
+        "axis": "T",
+    }
+
+
+def _fill(dt: np.dtype) -> Any:
+    """Fill value of a variable of dtype ``dt`` ("not written")."""
+    if dt == np.int8:
+        return np.int8(NOT_WRITTEN)
+    if dt.kind == "i":
+        return dt.type(-1)  # a count (steps taken) is never negative
+    return np.nan
+
+
 def _write_template(path: Path, plan: Plan) -> None:
     """Write what ``xarray.Dataset.to_zarr(compute=False)`` would: metadata, coordinates, no data.
 
@@ -205,12 +224,23 @@ def _write_template(path: Path, plan: Plan) -> None:
         for a in spec.axes:
             vals = np.asarray(a.values, dtype=np.float64)
             array(a.name, vals, "float64", (a.size,), (a.name,), coord_attrs(spec, a.name), np.nan)
+    if spec.times is not None:  # time courses: a trailing dimension, never chunked
+        t = spec.times
+        array("time", t, "float64", (t.size,), ("time",), time_attrs(), np.nan)
     if spec.keep_full:
         for o in spec.outputs:
             dt = spec.output_dtype(o)
-            fill = np.int8(NOT_WRITTEN) if dt == np.int8 else np.nan
             attrs = {**variable_attrs(spec, o), **extra}
-            array(o, plan.shape, dt, plan.block_shape, plan.dims, attrs, fill)
+            tail = spec.trailing_shape(o)
+            array(
+                o,
+                (*plan.shape, *tail),
+                dt,
+                (*plan.block_shape, *tail),
+                (*plan.dims, *spec.trailing_dims(o)),
+                attrs,
+                _fill(dt),
+            )
     for name, (dims, shape, chunks, attrs) in reduction_vars(plan).items():
         array(name, shape, "float64", chunks, dims, attrs, np.nan)
 
@@ -586,8 +616,14 @@ class BlockWriter:
         self._partials: RegionWriter | None = None
         self._partial_arrays: dict[str, tuple[Any, Any]] = {}
         self._encoders = {n: _direct_encoder(a) for n, a in self.arrays.items()}
+        # dimensions after the sweep's own (a time course's time), held whole by a block
+        k = len(plan.block_shape) if plan is not None else None
+        self._tail = {
+            n: tuple(a.shape[k:]) if k is not None else () for n, a in self.arrays.items()
+        }
 
     def _chunk_file(self, name: str, coords: tuple[int, ...]) -> Path:
+        coords = (*coords, *(0 for _ in self._tail.get(name, ())))
         return self.path / name / self.arrays[name].metadata.encode_chunk_key(coords)
 
     def write(self, region: tuple[slice, ...], values: Mapping[str, np.ndarray]) -> None:
@@ -648,8 +684,9 @@ class BlockWriter:
                     rest[name] = v
                     continue
                 codec, fill = enc
-                if v.shape != tuple(plan.block_shape):  # edge chunk: zarr stores it whole
-                    full = np.full(plan.block_shape, fill, dtype=v.dtype)
+                chunk = (*plan.block_shape, *self._tail.get(name, ()))
+                if v.shape != chunk:  # edge chunk: zarr stores it whole
+                    full = np.full(chunk, fill, dtype=v.dtype)
                     full[tuple(slice(0, n) for n in v.shape)] = v
                     v = full
                 dst = self._chunk_file(name, coords)
@@ -658,15 +695,19 @@ class BlockWriter:
                     codec.encode(np.ascontiguousarray(v, dtype=v.dtype.newbyteorder("<")))
                 )
             values = rest
+
+        def at(name: str) -> tuple[slice, ...]:
+            return (*region, *(slice(0, n) for n in self._tail.get(name, ())))
+
         if len(values) <= 1:
             for name, v in values.items():
-                self.arrays[name][region] = v
+                self.arrays[name][at(name)] = v
             return
         from zarr.core.sync import sync  # lazy: see _write_template
 
         async def _all():
             await asyncio.gather(
-                *(self.arrays[n].async_array.setitem(region, v) for n, v in values.items())
+                *(self.arrays[n].async_array.setitem(at(n), v) for n, v in values.items())
             )
 
         sync(_all())
@@ -805,8 +846,9 @@ def verify_store(path: str | Path) -> dict[str, Any]:
                 what_of = f"the reduction partial {name.split('/')[1]}"
             else:
                 arr = group[name]
-                grid = [-(-n // c) for n, c in zip(arr.shape, shape, strict=True)]
+                grid = [-(-n // c) for n, c in zip(arr.shape[: len(shape)], shape, strict=True)]
                 coords = tuple(int(i) for i in np.unravel_index(b, grid))
+                coords += (0,) * (len(arr.shape) - len(shape))  # trailing dims: one chunk
                 f = path / name / arr.metadata.encode_chunk_key(coords)
                 what_of = f"the chunk of {name}"
             got = _crc32(f)

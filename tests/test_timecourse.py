@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from reference_models import F, R, ca_rate, cell_rhs
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq, minimize_scalar
 
@@ -37,36 +38,14 @@ from kernels.timecourse import (
     whole_cell_system,
 )
 
-R, F = 8.31446261815324, 96485.3321233100184
 DEFAULTS = {**REGISTRY.defaults(), **{i.name: i.default for i in INPUTS}}
 P = {k: jnp.asarray(v) for k, v in DEFAULTS.items()}
 
 
 # ------------------------------------------------------------ numpy reference model
 def ref_rate(ca, q):
-    """d[Ca]ᵢ/dt (mM/s) of physics.md's Ca²⁺ balance, plain numpy, state [Ca]ᵢ in mM."""
-    rtf = R * q["temperature"] / F * 1e3
-    u = q["vm"] / rtf
-    nai, nao, cao = q["na_i"], q["na_o"], q["ca_o"]
-    d = (
-        q["km_cai"] * nao**3 * (1 + (nai / q["km_nai"]) ** 3)
-        + q["km_nao"] ** 3 * ca * (1 + ca / q["km_cai"])
-        + q["km_cao"] * nai**3
-        + nai**3 * cao
-        + nao**3 * ca
-    )
-    ka = 1.0 / (1.0 + (q["k_dact"] / ca) ** q["n_act"])
-    nu = q["nu_ncx"]
-    i_ncx = (
-        q["ibar_ncx"]
-        * ka
-        * (np.exp(nu * u) * nai**3 * cao - np.exp((nu - 1) * u) * nao**3 * ca)
-        / (d * (1 + q["ksat_ncx"] * np.exp((nu - 1) * u)))
-    )
-    e_ca = rtf / 2 * np.log(cao / ca)
-    i_pmca = q["ibar_pmca"] * ca ** q["h_pmca"] / (q["k_pmca"] ** q["h_pmca"] + ca ** q["h_pmca"])
-    net = 2 * i_ncx - q["g_ca_bg"] * (q["vm"] - e_ca) - i_pmca
-    return q["beta_ca"] * q["gamma"] / 2 * net, i_ncx
+    """d[Ca]ᵢ/dt (mM/s) and I_NCX of physics.md's Ca²⁺ balance (tests/reference_models.py)."""
+    return ca_rate(ca, q)
 
 
 def ss(q):
@@ -633,30 +612,8 @@ PROTOCOL_INPUTS = ("u_kcc2", "u_nka", "g_gaba", "k_o")
 
 
 def cell_ref_rhs(n, q):
-    """physics.md's pump–leak balances in amounts (plain numpy): V from zero net current."""
-    rtf = R * q["temperature"] / F * 1e3
-    w = (n[0] + n[1] + n[2] + q["x_i_ref"]) / (q["osm_o"] - q["hco3_i"])
-    na, k, cl = n / w
-    r = q["p_hco3_cl"]
-    g_c, g_h = q["g_cl"] + q["g_gaba"] / (1 + r), q["g_gaba"] * r / (1 + r)
-    e_na, e_k = rtf * np.log(q["na_o"] / na), rtf * np.log(q["k_o"] / k)
-    e_cl, e_h = rtf * np.log(cl / q["cl_o"]), rtf * np.log(q["hco3_i"] / q["hco3_o"])
-    j = q["u_nka"] * (na / q["na_o"]) ** 3
-    v = (q["g_na"] * e_na + q["g_k"] * e_k + g_c * e_cl + g_h * e_h - j / q["gamma"]) / (
-        q["g_na"] + q["g_k"] + g_c + g_h
-    )
-    u_k = q["u_kcc2"] * ((1 - q["p_kcc2"]) + q["p_kcc2"] * q["rho_kcc2"])
-    u_n = q["u_nkcc1"] * (q["rho_nkcc1"] + (1 - q["rho_nkcc1"]) * q["p_nkcc1"])
-    jk = u_k * np.log(k * cl / (q["k_o"] * q["cl_o"]))
-    jn = u_n * np.log(q["na_o"] * q["k_o"] * q["cl_o"] ** 2 / (na * k * cl**2))
-    g = q["gamma"]
-    d_na = -g * q["g_na"] * (v - e_na) - 3 * j + jn - g * g_h * (v - e_h)
-    d_k = -g * q["g_k"] * (v - e_k) + 2 * j - jk + jn
-    d_cl = g * g_c * (v - e_cl) - jk + 2 * jn
-    # [HCO3-]i stays clamped while the volume changes: the HCO3- made for it comes with
-    # H+, exchanged by NHE1 for Na+; dw/dt = sum(dn/dt)/(osm - hco3), solved for dw/dt
-    dw = (d_na + d_k + d_cl) / (q["osm_o"] - 2 * q["hco3_i"])
-    return np.array([d_na + q["hco3_i"] * dw, d_k, d_cl]), v, na, cl, w
+    """physics.md's pump–leak balances in amounts (tests/reference_models.py)."""
+    return cell_rhs(n, q)
 
 
 def cell_ss(q):
