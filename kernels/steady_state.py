@@ -31,6 +31,13 @@ Status codes (int8; store attributes ``flag_values``/``flag_meanings``)
     A non-finite input or one outside its range (concentrations ≤ 0,
     negative capacities or conductances, fractions outside [0, 1], ...).
     Value and residual are NaN.
+5 roots not guaranteed (calcium)
+    The interval enclosures could not prove that the scan saw every root (a
+    super-cell stays open, see below); the value is the lowest stable root
+    the scan saw, ``ca_i_ss_nroots`` a lower bound.
+7 non-finite
+    A root was found, but its concentration e^x overflows or underflows the
+    float range (or its residual is not finite), e.g. at V_m = ±1e5 mV.
 
 Chloride (mM/s)
     f(x) = γ g_Cl (V_m − E_Cl) − J_KCC2 + 2 J_NKCC1 + J_AE3 − J_NDCBE with
@@ -53,8 +60,10 @@ Calcium (µA/cm²)
     resting cell reaches by relaxation from low [Ca]_i; higher stable roots are
     Ca²⁺-overload states reached only across an unstable root. Only that one
     bracket is refined (regula-falsi start from the scan values, then
-    safeguarded Newton). Two roots closer than one scan step (0.23 in ln for
-    [Ca]_o = 2 mM) can be missed.
+    safeguarded Newton). A sign scan alone misses two roots inside one cell;
+    interval enclosures of f·D and of its slope on the 32 two-cell
+    super-cells (:func:`_ca_scan`) prove for status 0 and 1 that no cell hides
+    any, and give status 5 where one might.
     The scan grid depends only on [Ca]_o, so under nested ``vmap`` every term
     that depends only on the scan point (allosteric activation, PMCA, the
     [Ca]_i part of the NCX denominator) is computed once per block; the
@@ -1319,8 +1328,8 @@ OUTPUTS: list[OutputSpec] = [
         "steady-state [Ca²⁺]ᵢ",
         "lowest stable [Ca²⁺]ᵢ in [1 nM, [Ca²⁺]ₒ] at which 2I_NCX − g_CaBG(V_m − E_Ca) − "
         "I_PMCA = 0 at fixed V_m, from a sign scan whose interval enclosures prove every "
-        "root found (status 0); where they cannot (near a fold) status 5, and "
-        "ca_i_ss_low resolves the pair",
+        "root found (status 0); where they cannot (status 5: near a fold, often in a "
+        "bistable region) ca_i_ss_low resolves every root",
         _ca_ss_value,
         companions=_CA_COMP,
         attrs=_CA_REF,
@@ -1362,8 +1371,8 @@ OUTPUTS: list[OutputSpec] = [
         "",
         "calcium steady-state status",
         "0 converged (every root in range found), 1 no stable root in range, "
-        "2 not converged, 3 invalid input, 5 roots not guaranteed (near a fold: "
-        "see ca_i_ss_low), 7 non-finite value",
+        "2 not converged, 3 invalid input, 5 roots not guaranteed (a scan cell the "
+        "enclosures cannot close, e.g. near a fold: see ca_i_ss_low), 7 non-finite value",
         lambda p, cache: _ca(p, cache)[2],
         dtype="int8",
         attrs=_CA_STATUS_ATTRS,
