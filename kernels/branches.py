@@ -108,13 +108,8 @@ def _mid(p, cache):
 
 _COMP = ("status_ca_branches",)
 _REF = {"reference": steady_state._GPB + "; Weber et al. 2001 J Gen Physiol 117:119"}
-_CODES = (
-    Status.CONVERGED,
-    Status.NO_ROOT_IN_RANGE,
-    Status.NOT_CONVERGED,
-    Status.INVALID_INPUT,
-    Status.ROOTS_NOT_GUARANTEED,
-)
+# ca_i_ss's codes but 7: a non-finite balance is invalid input here (kernels.roots)
+_CODES = tuple(c for c in steady_state._CODES if c != Status.NON_FINITE)
 
 OUTPUTS: list[OutputSpec] = [
     OutputSpec(

@@ -43,6 +43,8 @@ class Status(enum.IntEnum):
     MAX_STEPS_REACHED = 6
     #: A time course: the state or its rate became non-finite, or the step
     #: size collapsed below its floor (the solution leaves its domain or blows up).
+    #: A steady state: the root was found but its value (e.g. e^x of a root in
+    #: log-concentration) or residual is not finite in the float width used.
     NON_FINITE = 7
     #: A time course: its initial condition, the steady state of the
     #: "before" inputs, was not found (that solver's own status says why).
@@ -58,7 +60,7 @@ MESSAGES: dict[Status, str] = {
     Status.NO_PHYSICAL_STATE: "the solution lies outside the physical domain",
     Status.ROOTS_NOT_GUARANTEED: "some roots may have been missed (a scan cell is suspect)",
     Status.MAX_STEPS_REACHED: "the integrator's step budget ran out before the last output time",
-    Status.NON_FINITE: "the state became non-finite or the step size collapsed",
+    Status.NON_FINITE: "the value became non-finite (or a time course's step size collapsed)",
     Status.NO_INITIAL_STATE: "the initial steady state (of the 'before' inputs) was not found",
 }
 

@@ -31,6 +31,13 @@ Status codes (int8; store attributes ``flag_values``/``flag_meanings``)
     A non-finite input or one outside its range (concentrations ≤ 0,
     negative capacities or conductances, fractions outside [0, 1], ...).
     Value and residual are NaN.
+5 roots not guaranteed (calcium)
+    The interval enclosures could not prove that the scan saw every root (a
+    super-cell stays open, see below); the value is the lowest stable root
+    the scan saw, ``ca_i_ss_nroots`` a lower bound.
+7 non-finite
+    A root was found, but its concentration e^x overflows or underflows the
+    float range (or its residual is not finite), e.g. at V_m = ±1e5 mV.
 
 Chloride (mM/s)
     f(x) = γ g_Cl (V_m − E_Cl) − J_KCC2 + 2 J_NKCC1 + J_AE3 − J_NDCBE with
@@ -53,8 +60,10 @@ Calcium (µA/cm²)
     resting cell reaches by relaxation from low [Ca]_i; higher stable roots are
     Ca²⁺-overload states reached only across an unstable root. Only that one
     bracket is refined (regula-falsi start from the scan values, then
-    safeguarded Newton). Two roots closer than one scan step (0.23 in ln for
-    [Ca]_o = 2 mM) can be missed.
+    safeguarded Newton). A sign scan alone misses two roots inside one cell;
+    interval enclosures of f·D and of its slope on the 32 two-cell
+    super-cells (:func:`_ca_scan`) prove for status 0 and 1 that no cell hides
+    any, and give status 5 where one might.
     The scan grid depends only on [Ca]_o, so under nested ``vmap`` every term
     that depends only on the scan point (allosteric activation, PMCA, the
     [Ca]_i part of the NCX denominator) is computed once per block; the
@@ -116,9 +125,17 @@ __all__ = [
 
 #: The codes these steady states use, from the product's one vocabulary
 #: (:class:`kernels.solvers.Status`): code -> name.
-_CODES = (Status.CONVERGED, Status.NO_ROOT_IN_RANGE, Status.NOT_CONVERGED, Status.INVALID_INPUT)
+_CODES = (
+    Status.CONVERGED,
+    Status.NO_ROOT_IN_RANGE,
+    Status.NOT_CONVERGED,
+    Status.INVALID_INPUT,
+    Status.ROOTS_NOT_GUARANTEED,
+    Status.NON_FINITE,
+)
 STATUS: dict[int, str] = {int(c): c.name.lower() for c in _CODES}
-_STATUS_ATTRS = flag_attrs(_CODES)
+_CL_STATUS_ATTRS = flag_attrs(c for c in _CODES if c != Status.ROOTS_NOT_GUARANTEED)
+_CA_STATUS_ATTRS = flag_attrs(_CODES)
 
 #: Convergence tolerance on x = ln c (≈ relative error of c), by float width in bits.
 XTOL: dict[int, float] = {64: 1e-10, 32: 5e-5}
@@ -136,6 +153,9 @@ CA_SCAN_LOW: float = 1e-6
 _N_ITER_CL = 3
 _N_ITER_CA = 6
 _N_FAST_CA = 3
+#: Scan cells per super-cell of the root certificate (one enclosure per cell
+#: was 3.6x slower; two cells per super-cell close every point of the benchmark grid).
+_CA_CELL = 2
 
 
 # --------------------------------------------------------------------------- solver
@@ -220,6 +240,19 @@ def _status(valid: Array, bracketed: Array, converged: Array) -> Array:
         int(Status.INVALID_INPUT),
     )
     return s.astype(jnp.int8)
+
+
+def _finite_or_flag(status: Array, x: Array, fx: Array) -> Array:
+    """Status NON_FINITE (7) where a converged point's c = e^x is not finite and > 0, or its
+    residual is not finite.
+
+    Extreme finite inputs (e.g. V_m = ±1e5 mV) can put the root beyond the
+    float range: x is finite but e^x overflows to inf or underflows to 0. No
+    such result keeps status 0.
+    """
+    c = jnp.exp(x)
+    bad = (status == int(Status.CONVERGED)) & ~(jnp.isfinite(c) & (c > 0) & jnp.isfinite(fx))
+    return jnp.where(bad, jnp.int8(Status.NON_FINITE), status)
 
 
 def _all(*conds: Array) -> Array:
@@ -363,23 +396,8 @@ def chloride_balance(
     Doyon et al. (2011) PLoS Comput Biol 7:e1002149; Wei et al. (2014) J Neurosci 34:11733;
     Romero et al. (2013) Mol Aspects Med 34:159 (AE3, NDCBE).
     """
-    a = _cl_args(
-        vm,
-        na_i,
-        na_o,
-        k_i,
-        k_o,
-        cl_o,
-        temperature,
-        u_k,
-        u_n,
-        g_cl,
-        gamma,
-        u_ae3,
-        u_ndcbe,
-        hco3_i,
-        hco3_o,
-    )
+    core = (vm, na_i, na_o, k_i, k_o, cl_o, temperature, u_k, u_n, g_cl, gamma)
+    a = _cl_args(*core, u_ae3, u_ndcbe, hco3_i, hco3_o)
     return _cl_balance(jnp.log(cl_i), a)
 
 
@@ -491,21 +509,7 @@ def _cl_solve(
         gamma >= 0,
     )
     a = _cl_args(
-        vm,
-        na_i,
-        na_o,
-        k_i,
-        k_o,
-        cl_o,
-        temperature,
-        u_k,
-        u_n,
-        g_cl,
-        gamma,
-        u_a,
-        u_d,
-        hco3_i,
-        hco3_o,
+        vm, na_i, na_o, k_i, k_o, cl_o, temperature, u_k, u_n, g_cl, gamma, u_a, u_d, hco3_i, hco3_o
     )
 
     def f(x):
@@ -540,7 +544,7 @@ def _cl_solve(
     )
     bracketed = (bracketed > 0) & valid
     converged = jnp.isfinite(x) & (jnp.abs(fx) <= _xtol(dtype) * jnp.abs(dfx))
-    status = _status(valid, bracketed, converged)
+    status = _finite_or_flag(_status(valid, bracketed, converged), x, fx)
     nan = jnp.asarray(jnp.nan, dtype)
     return jnp.where(bracketed, x, nan), status, jnp.where(bracketed, fx, nan)
 
@@ -600,24 +604,8 @@ def chloride_steady_state(
     Doyon et al. (2011) PLoS Comput Biol 7:e1002149; Wei, Ullah & Schiff (2014)
     J Neurosci 34:11733; Düsterwald et al. (2018) eLife 7:e39575.
     """
-    x, status, res = _cl_solve(
-        vm,
-        na_i,
-        na_o,
-        k_i,
-        k_o,
-        cl_o,
-        temperature,
-        u_k,
-        u_n,
-        g_cl,
-        gamma,
-        True,
-        u_ae3,
-        u_ndcbe,
-        hco3_i,
-        hco3_o,
-    )
+    core = (vm, na_i, na_o, k_i, k_o, cl_o, temperature, u_k, u_n, g_cl, gamma)
+    x, status, res = _cl_solve(*core, True, u_ae3, u_ndcbe, hco3_i, hco3_o)
     return ClSteadyState(jnp.exp(x), status, res)
 
 
@@ -763,19 +751,37 @@ def calcium_balance(
     return _ca_balance(jnp.log(ca_i), pt, s)
 
 
-def _ca_scan(pt: _CaPoint, s: _CaShared, ln_ca_o: Array, dtype: Any) -> tuple[Array, Array]:
-    """Sign scan of f on the fixed log grid.
+def _ca_scan(pt: _CaPoint, s: _CaShared, ln_ca_o: Array, dtype: Any) -> tuple[Array, Array, Array]:
+    """Sign scan of f on the fixed log grid, with enclosures of f and f′ on its cells.
 
-    Returns ``(nroots, u)``: the number of sign changes and the first downward
-    crossing as a fractional grid index, u = k + g_k/(g_k − g_{k+1}) ∈ (k, k + 1]
-    (the regula-falsi point of f·D in bracket k), or n − 1/2 when there is none.
+    Returns ``(nroots, u, n_open)``: the number of sign changes, the first
+    downward crossing as a fractional grid index, u = k + g_k/(g_k − g_{k+1}) ∈
+    (k, k + 1] (the regula-falsi point of f·D in bracket k), or n − 1/2 when
+    there is none, and the number of scan cells the enclosures leave *open*.
+
+    Certificate. With ca = e^x, f·D = b·ca_eq·w − b·w·ca − A·D, where
+    w = 2Ī·Ka (allosteric activation), A = c_v + r (leak and PMCA) and
+    D = d_na + d_ca (the NCX denominator, > 0) are non-decreasing in x and
+    b, ca_eq, w, w·ca ≥ 0. On an interval each piece lies between its end
+    values, so interval arithmetic on node values encloses f·D there. Its
+    slope (f·D)′ = b·ca_eq·w′ − b·(w·ca)′ − r′·D − A·D′ is enclosed the same
+    way: w′ and the PMCA part of r′ are t(1 − t) of a logistic t, whose range
+    on an interval is known exactly (:func:`_bell_range_ends`), and D′ > 0 is
+    increasing. Both enclosures are taken on the 32 super-cells [x_2m, x_2m+2]
+    (and [x_62, x_63]) that tile the scan. A super-cell is *closed* when f·D
+    cannot vanish on it (no root) or when (f·D)′ cannot (f·D is monotone
+    there: exactly the roots its end signs show, 0 or 1). When ``n_open`` is
+    0 the sign changes are every root in range, to rounding of the bound
+    arithmetic; an open super-cell may hide two roots (near a fold, where f and
+    f′ vanish together, no enclosure closes it).
 
     The loop over nodes is unrolled into elementwise work on the point, which
     XLA fuses into one pass with no (points × nodes) intermediate (a reduction
-    over a materialised node axis was ~10x slower on CPU). ``u`` ends in a
-    division on purpose: XLA does not duplicate an expensive op into several
-    consumers, so the scan runs once instead of inside every fusion that reads
-    the bracket.
+    over a materialised node axis was ~10x slower on CPU). The walk's three
+    integers leave it packed in one number that ends in a division, on
+    purpose: XLA does not duplicate an expensive op into several consumers, so
+    the walk runs once instead of inside every fusion that reads one of them
+    (a second output of the walk cost 30 % more time).
     """
     n = CA_SCAN_POINTS
     x_low = math.log(CA_SCAN_LOW)
@@ -790,37 +796,122 @@ def _ca_scan(pt: _CaPoint, s: _CaShared, ln_ca_o: Array, dtype: Any) -> tuple[Ar
     xs = x_low + column(step) * nodes
     # Grid-only terms: under nested vmap they do not depend on the point and
     # are computed once for the whole block.
-    ca, w, d_ca, r = _ca_terms(xs, _CaShared(*(column(v) for v in s)))
+    sc = _CaShared(*(column(v) for v in s))
+    ca, w, d_ca, r = _ca_terms(xs, sc)
     w_ca = w * ca
+    bc = pt.b * pt.ca_eq
 
-    def g(i):
+    def node(i):
         # f·D has the sign of f (D > 0) and needs no division; the factors are
         # per node, per (V_m, node) and per ([Na]_i, node), so only five
         # multiply-adds per point and node remain.
-        return pt.b * (w[..., i] * pt.ca_eq - w_ca[..., i]) - (pt.c_v + r[..., i]) * (
-            pt.d_na + d_ca[..., i]
-        )
+        a = pt.c_v + r[..., i]
+        g = pt.b * (w[..., i] * pt.ca_eq - w_ca[..., i]) - a * (pt.d_na + d_ca[..., i])
+        return g, a
+
+    # Enclosures of the slope pieces on the super-cells (grid-only)
+    bounds = _super_bounds(n)
+    lo_n, hi_n = jnp.asarray(bounds[:-1]), jnp.asarray(bounds[1:])
+    ka = _ncx_activation(xs, sc.k_dact, sc.n_act)
+    sp = jax.nn.sigmoid(sc.h_pmca * (xs - sc.ln_k_pmca))
+    dp = ca * (sc.km_nao3 * (1.0 + 2.0 * ca / sc.km_cai) + sc.na_o3)  # D′ > 0, increasing
+
+    def cells(v):  # values at the super-cells' lower and upper bounds
+        return v[..., lo_n], v[..., hi_n]
+
+    kl, kh = _bell_range_ends(*cells(ka))
+    wpl, wph = sc.two_ibar * sc.n_act * kl, sc.two_ibar * sc.n_act * kh  # w′
+    ca_l, ca_h = cells(ca)
+    wca_l, wca_h = cells(w_ca)
+    wcpl, wcph = wpl * ca_l + wca_l, wph * ca_h + wca_h  # (w·ca)′ = w′·ca + w·ca
+    pl, ph = _bell_range_ends(*cells(sp))
+    rpl = sc.ibar_pmca * sc.h_pmca * pl + sc.g_half_rtf  # r′
+    rph = sc.ibar_pmca * sc.h_pmca * ph + sc.g_half_rtf
+    d_l, d_h = cells(d_ca)
+    rpd_l, rpd_h = rpl * d_l, rph * d_h
 
     # Walk the nodes downwards and overwrite at every downward crossing: the
     # last write is the lowest crossing, with no "already found" bookkeeping.
+    # The enclosures are taken on the super-cells [x_2m, x_2m+2] (and the last
+    # cell [x_62, x_63]): half the work of one per cell.
     k = jnp.asarray(n - 1, dtype)  # sentinel: no crossing
-    g_lo = jnp.ones((), dtype)
-    g_hi = -g_lo
-    nroots = jnp.zeros((), jnp.int32)
-    g_next = g(n - 1)
-    pos_next = g_next > 0
+    nroots = jnp.zeros((), dtype)
+    n_open = jnp.zeros((), dtype)  # super-cells neither enclosure closes
+    g_hi, a_hi = node(n - 1)
+    hi_node, m = n - 1, len(bounds) - 2
+    g_next, pos_next = g_hi, g_hi > 0
     for i in range(n - 2, -1, -1):
-        g_i = g(i)
+        g_i, a_i = node(i)
         pos = g_i > 0
-        nroots = nroots + (pos != pos_next).astype(jnp.int32)
-        down = pos & ~pos_next
-        k = jnp.where(down, float(i), k)
-        g_lo = jnp.where(down, g_i, g_lo)
-        g_hi = jnp.where(down, g_next, g_hi)
+        nroots = nroots + (pos != pos_next).astype(dtype)
+        k = jnp.where(pos & ~pos_next, float(i), k)
+        if i == bounds[m]:
+            h = hi_node
+            # f·D on [x_i, x_h] lies in [g_h − e, g_i + e]: the increasing piece
+            # b·ca_eq·w moves by b·ca_eq·Δw, A·D by at most max(−A_i, 0)·ΔD
+            # beyond its end values (A_h ≥ A_i)
+            e = bc * (w[..., h] - w[..., i]) + jnp.maximum(-a_i, 0.0) * (d_h[..., m] - d_l[..., m])
+            ddp = dp[..., h] - dp[..., i]
+            # (f·D)′ on [x_i, x_h]: bounds of its four pieces
+            s_hi = (
+                bc * wph[..., m]
+                - pt.b * wcpl[..., m]
+                - (rpl[..., m] * pt.d_na + rpd_l[..., m])
+                - (a_i * dp[..., i] + jnp.minimum(a_i, 0.0) * ddp)
+            )
+            s_lo = (
+                bc * wpl[..., m]
+                - pt.b * wcph[..., m]
+                - (rph[..., m] * pt.d_na + rpd_h[..., m])
+                - (a_hi * dp[..., h] - jnp.minimum(a_hi, 0.0) * ddp)
+            )
+            closed = (jnp.maximum(g_hi, -g_i) > e) | (s_hi < 0) | (s_lo > 0)
+            n_open = n_open + ~closed
+            g_hi, a_hi, hi_node, m = g_i, a_i, i, m - 1
         g_next, pos_next = g_i, pos
-    span = g_lo - g_hi  # > 0
-    u = (k * span + g_lo) / span
-    return nroots, u
+    # Three integers < 64 packed exactly in one number (< 2^18, exact in
+    # float32 too). The divisor depends on the walk, so the division cannot be
+    # folded away.
+    q = 1.0 + jnp.abs(g_next)
+    packed = jnp.round((k + 64.0 * (nroots + 64.0 * jnp.minimum(n_open, 63.0))) * q / q)
+    n_open = jnp.floor(packed / 4096.0)
+    nroots = jnp.floor((packed - 4096.0 * n_open) / 64.0)
+    k = packed - 4096.0 * n_open - 64.0 * nroots
+    # the regula-falsi point of the crossing cell [x_k, x_k+1], from its node values
+    table = jnp.stack([w, w_ca, d_ca, r], axis=-1)  # (..., n, 4), grid-only
+    two = _row_block(table, jnp.minimum(k, n - 2.0).astype(jnp.int32), 2, shape)
+    b, c_v, d_na, ca_eq = (column(v) for v in (pt.b, pt.c_v, pt.d_na, pt.ca_eq))
+    gk = b * (two[..., 0] * ca_eq - two[..., 1]) - (c_v + two[..., 3]) * (d_na + two[..., 2])
+    u = jnp.where(k < n - 1, k + gk[..., 0] / (gk[..., 0] - gk[..., 1]), n - 0.5)
+    return nroots.astype(jnp.int32), u, n_open
+
+
+def _bell_range_ends(t_lo: Array, t_hi: Array) -> tuple[Array, Array]:
+    """Range of t(1 − t) for t in [t_lo, t_hi] ⊂ [0, 1]: an exact enclosure from the ends.
+
+    t(1 − t) is concave with its peak ¼ at t = ½, so on the interval it lies
+    between the smaller end value and either ¼ (the interval holds ½) or the
+    larger end value.
+    """
+    a, b = t_lo * (1.0 - t_lo), t_hi * (1.0 - t_hi)
+    peak = (t_lo <= 0.5) & (t_hi >= 0.5)
+    return jnp.minimum(a, b), jnp.where(peak, 0.25, jnp.maximum(a, b))
+
+
+def _super_bounds(n: int) -> tuple[int, ...]:
+    """Nodes bounding the scan's super-cells: 0, 2, 4, … and the last node."""
+    return tuple(range(0, n - 1, _CA_CELL)) + (n - 1,)
+
+
+def _row_block(table: Array, start: Array, size: int, shape: tuple) -> Array:
+    """Rows ``start .. start + size − 1`` of a (…, rows, cols) table, per point."""
+    if shape == ():  # under vmap: one contiguous block per point
+        return jax.lax.dynamic_slice_in_dim(table, start, size, axis=-2)
+    idx = jnp.expand_dims(start, -1) + jnp.arange(size, dtype=jnp.int32).reshape(
+        (1,) * len(shape) + (size,)
+    )
+    table = jnp.broadcast_to(table, shape + table.shape[-2:])
+    return jnp.take_along_axis(table, idx[..., None], axis=-2)
 
 
 def _ca_valid(vm, na_i, na_o, ca_o, temperature, ncx, ibar_pmca, k_pmca, h_pmca, g, q10_pmca):
@@ -871,7 +962,7 @@ def _ca_solve(
     def solve(f, guess):
         n = CA_SCAN_POINTS
         x_low = math.log(CA_SCAN_LOW)
-        nroots, u = _ca_scan(pt, s, ln_ca_o, dtype)
+        nroots, u, n_open = _ca_scan(pt, s, ln_ca_o, dtype)
         found = (u < n - 1) & scanned
         step = (ln_ca_o - x_low) / (n - 1)
         # the bracket [x_k, x_k+1]; if u rounds onto a node, the root is at that
@@ -883,15 +974,20 @@ def _ca_solve(
         x, fx, dfx = _descending_newton(f, x0, x_lo, x_hi, _N_FAST_CA, _N_ITER_CA)
         # custom_root's JVP gives aux outputs zero tangents of their own dtype,
         # which JAX rejects for bool/int (they need float0): pass floats.
-        return x, (fx, dfx, found.astype(dtype), nroots.astype(dtype))
+        return x, (fx, dfx, found.astype(dtype), nroots.astype(dtype), n_open.astype(dtype))
 
     guess = jnp.zeros((), dtype)
-    x, (fx, dfx, found, nroots) = jax.lax.custom_root(
+    x, (fx, dfx, found, nroots, n_open) = jax.lax.custom_root(
         f, guess, solve, _scalar_tangent_solve, has_aux=True
     )
     found = (found > 0) & valid
     converged = jnp.isfinite(x) & (jnp.abs(fx) <= _xtol(dtype) * jnp.abs(dfx))
     status = _status(valid, found, converged)
+    # an open super-cell may hide a pair of roots below or around the one found
+    status = jnp.where(
+        valid & scanned & (n_open > 0), jnp.int8(Status.ROOTS_NOT_GUARANTEED), status
+    )
+    status = _finite_or_flag(status, x, fx)
     nan = jnp.asarray(jnp.nan, dtype)
     # no range searched (invalid input, or [Ca]_o ≤ 1 nM): no roots found
     nroots = jnp.where(valid & scanned, nroots, 0).astype(jnp.int8)  # ≤ 63
@@ -1213,10 +1309,10 @@ OUTPUTS: list[OutputSpec] = [
         "status_cl_i_ss",
         "",
         "chloride steady-state status",
-        "0 converged, 1 no root in range, 2 not converged, 3 invalid input",
+        "0 converged, 1 no root in range, 2 not converged, 3 invalid input, 7 non-finite value",
         lambda p, cache: _cl(p, cache)[1],
         dtype="int8",
-        attrs=_STATUS_ATTRS,
+        attrs=_CL_STATUS_ATTRS,
     ),
     OutputSpec(
         "residual_cl_i_ss",
@@ -1231,8 +1327,9 @@ OUTPUTS: list[OutputSpec] = [
         "mM",
         "steady-state [Ca²⁺]ᵢ",
         "lowest stable [Ca²⁺]ᵢ in [1 nM, [Ca²⁺]ₒ] at which 2I_NCX − g_CaBG(V_m − E_Ca) − "
-        "I_PMCA = 0 at fixed V_m, from a fast sign scan (near a fold it can miss a pair of "
-        "roots inside one scan cell: ca_i_ss_low is the exact lowest stable root)",
+        "I_PMCA = 0 at fixed V_m, from a sign scan whose interval enclosures prove every "
+        "root found (status 0); where they cannot (status 5: near a fold, often in a "
+        "bistable region) ca_i_ss_low resolves every root",
         _ca_ss_value,
         companions=_CA_COMP,
         attrs=_CA_REF,
@@ -1242,9 +1339,9 @@ OUTPUTS: list[OutputSpec] = [
         "ca_i_ss_nroots",
         "",
         "number of calcium steady states",
-        "sign changes of the Ca²⁺ balance found on the 64-point log scan of [1 nM, [Ca²⁺]ₒ] "
-        "(0 when that range is empty or an input is invalid); two roots inside one scan cell "
-        "(near a fold) are not seen: ca_i_ss_count is the exact count",
+        "roots of the Ca²⁺ balance in [1 nM, [Ca²⁺]ₒ]: exact where status_ca_i_ss is 0 or 1, "
+        "0 when there is none, the range is empty or an input is invalid; a lower bound "
+        "where status is 5 (ca_i_ss_count resolves pairs near a fold)",
         lambda p, cache: _ca(p, cache)[1],
         dtype="int8",
         companions=_CA_COMP,
@@ -1273,10 +1370,12 @@ OUTPUTS: list[OutputSpec] = [
         "status_ca_i_ss",
         "",
         "calcium steady-state status",
-        "0 converged, 1 no stable root in range, 2 not converged, 3 invalid input",
+        "0 converged (every root in range found), 1 no stable root in range, "
+        "2 not converged, 3 invalid input, 5 roots not guaranteed (a scan cell the "
+        "enclosures cannot close, e.g. near a fold: see ca_i_ss_low), 7 non-finite value",
         lambda p, cache: _ca(p, cache)[2],
         dtype="int8",
-        attrs=_STATUS_ATTRS,
+        attrs=_CA_STATUS_ATTRS,
     ),
     OutputSpec(
         "residual_ca_i_ss",

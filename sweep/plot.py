@@ -1116,6 +1116,9 @@ def plot_bifurcation(
     ax.set_xlabel(_coord_label(first, x))
     ax.set_ylabel(_label(first, stable[0]).replace("low stable ", "").replace(" branch", ""))
     ax.set_yscale("log")  # concentrations span decades across a fold
+    # tick labels in the unit the label names (the data stay in stored units)
+    ys = np.concatenate([np.ravel(ln.get_ydata()) for ln in drawn]).astype(np.float64)
+    _log_scale(ax.yaxis, ys, _display(first)[0])
     if _is_log(ds, first, x):
         ax.set_xscale("log")
         _log_scale(ax.xaxis, xs)

@@ -138,21 +138,24 @@ def ca_balance_math(ca: float, p: dict) -> float:
     return 2 * inact * i_ncx - p["g_ca_bg"] * (p["vm"] - e_ca) - pmca
 
 
-def ca_roots_brentq(p: dict) -> tuple[int, list[tuple[float, bool]]]:
-    """Sign changes on the 64-point log scan and every bracketed root (value, stable)."""
-    xs = np.linspace(math.log(1e-6), math.log(p["ca_o"]), 64)
+def ca_roots_brentq(p: dict, n: int = 64) -> tuple[int, list[tuple[float, bool]]]:
+    """Sign changes on an ``n``-point log scan and every bracketed root (value, stable).
+
+    With n = 64 it is the kernel's grid; with n = 20,001 (cells 7e-4 in ln[Ca]ᵢ)
+    it is the independent "every root" reference.
+    """
+    xs = np.linspace(math.log(1e-6), math.log(p["ca_o"]), n)
 
     def f(x):
         return ca_balance_math(math.exp(x), p)
 
-    fs = [f(x) for x in xs]
+    fs = ca_balance_math(np.exp(xs), p)
     roots = []
     nchange = 0
-    for a, b, fa, fb in zip(xs[:-1], xs[1:], fs[:-1], fs[1:], strict=True):
-        if (fa > 0) != (fb > 0):
-            nchange += 1
-            x = brentq(f, a, b, xtol=1e-15, rtol=1e-15, maxiter=200)
-            roots.append((math.exp(x), fa > 0))
+    for j in np.flatnonzero((fs[:-1] > 0) != (fs[1:] > 0)):
+        nchange += 1
+        x = brentq(f, xs[j], xs[j + 1], xtol=1e-15, rtol=1e-15, maxiter=200)
+        roots.append((math.exp(x), bool(fs[j] > 0)))
     return nchange, roots
 
 
@@ -185,10 +188,13 @@ def test_outputs_declared_with_companions_and_dtypes():
         assert REGISTRY.resolve_outputs([name]) == (name, "status_cl_i_ss", "residual_cl_i_ss")
     for name in CA_OUTPUTS:
         assert set(REGISTRY.output(name).companions) == {"status_ca_i_ss", "residual_ca_i_ss"}
-    for name in ("status_cl_i_ss", "status_ca_i_ss"):
+    for name, codes in (
+        ("status_cl_i_ss", [0, 1, 2, 3, 7]),
+        ("status_ca_i_ss", [0, 1, 2, 3, 5, 7]),
+    ):
         attrs = REGISTRY.output(name).attrs
-        assert attrs["flag_values"] == [0, 1, 2, 3]
-        assert attrs["flag_meanings"].split() == list(steady_state.STATUS.values())
+        assert attrs["flag_values"] == codes
+        assert attrs["flag_meanings"].split() == [steady_state.STATUS[c] for c in codes]
 
 
 def test_inputs_declared():
@@ -425,25 +431,37 @@ def _point(b: dict, i: int) -> dict:
 
 @pytest.mark.parametrize("label", ["generic", "multi"])
 def test_calcium_matches_brentq(ca_cases, label):
+    """Status 0 or 1: every root in range was found (against a 20,001-node scan + brentq)
+    and ca_i_ss is the lowest stable one; status 5 only where the certificate is open,
+    and then the roots it reports are still roots."""
     b, out = ca_cases[label]
-    n_multi = 0
+    n_multi = n_checked = n_multi_ok = 0
     for i in range(len(b["vm"])):
         p = _point(b, i)
-        nchange, roots = ca_roots_brentq(p)
-        assert out["ca_i_ss_nroots"][i] == nchange, i
+        _, roots = ca_roots_brentq(p, n=20001)
         stable = [c for c, s in roots if s]
         status = out["status_ca_i_ss"][i]
+        assert status in (0, 1, 5), (i, status)
+        n_multi += len(roots) >= 3
+        if status == 5:  # not guaranteed: the count is a lower bound
+            assert out["ca_i_ss_nroots"][i] <= len(roots), i
+            continue
+        n_checked += 1
+        assert out["ca_i_ss_nroots"][i] == len(roots), (i, roots)
         if not stable:
             assert status == 1 and np.isnan(out["ca_i_ss"][i]), i
             continue
         assert status == 0, (i, p)
         # the lowest stable root, to 1e-8 relative
         assert out["ca_i_ss"][i] == pytest.approx(stable[0], rel=1e-8), (i, roots)
-        n_multi += nchange >= 3
-        if nchange >= 3:
+        if len(roots) >= 3:
+            n_multi_ok += 1
             assert out["ca_i_ss"][i] < max(c for c, _ in roots)
+    # measured: 88 % (generic) and 58 % (multi) of the points are certified
+    assert n_checked >= (0.8 if label == "generic" else 0.45) * len(b["vm"])
     if label == "multi":
         assert n_multi >= 10  # the batch really exercises several roots
+        assert n_multi_ok >= 3  # and some three-root points are certified
 
 
 def test_calcium_explicit_three_root_point():
@@ -646,7 +664,7 @@ def test_float32_matches_float64(ca_cases):
         assert o32["ca_i_ss"].dtype == np.float32
         assert o32["status_ca_i_ss"].dtype == np.int8
         both = (o32["status_ca_i_ss"] == 0) & (out["status_ca_i_ss"] == 0)
-        assert both.mean() > 0.95
+        assert both.mean() > 0.5  # status 5 (not certified) is the rest
         np.testing.assert_allclose(o32["ca_i_ss"][both], out["ca_i_ss"][both], rtol=1e-4)
         assert (o32["ca_i_ss_nroots"] == out["ca_i_ss_nroots"]).mean() > 0.97
     b = {"vm": np.linspace(-120, 40, 16), "p_kcc2": np.linspace(0, 1, 16)}
@@ -654,3 +672,55 @@ def test_float32_matches_float64(ca_cases):
     assert cl32["cl_i_ss"].dtype == np.float32
     assert (cl32["status_cl_i_ss"] == 0).all()
     np.testing.assert_allclose(cl32["cl_i_ss"], cl64["cl_i_ss"], rtol=1e-5)
+
+
+# --- non-finite results never keep status 0 (issue 18 item 8) ------------------------
+_SS_OUTPUTS = REGISTRY.resolve_outputs(["cl_i_ss", "e_cl_ss", "ca_i_ss", "i_ncx_ss"])
+_EXTREME = st.sampled_from([0.0, 1e-300, 1e-30, 1e-8, 1.0, 1e8, 1e30, 1e300])
+
+
+def _extreme_eval(dtype):
+    keys = ("vm", "na_i", "cl_o", "k_o", "u_kcc2", "g_cl", "ca_o", "ibar_pmca", "ibar_ncx")
+
+    def point(*xs):
+        p = {k: jnp.asarray(v, dtype) for k, v in REGISTRY.defaults().items()}
+        p.update(dict(zip(keys, xs, strict=True)))
+        return REGISTRY.evaluate(p, _SS_OUTPUTS)
+
+    return keys, jax.jit(point)
+
+
+_EXTREME_FNS = {dt: _extreme_eval(dt) for dt in (jnp.float64, jnp.float32)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    vm=st.sampled_from([-1e5, -1e4, -3e3, -200.0, 0.0, 40.0, 3e3, 1e4, 1e5]),
+    mags=st.lists(_EXTREME, min_size=8, max_size=8),
+    f32=st.booleans(),
+)
+def test_non_finite_results_carry_a_nonzero_status(vm, mags, f32):
+    """Over extreme inputs (V_m up to ±1e5 mV, concentrations and capacities over 600
+    decades, float32 and float64): a value that is not finite and > 0 never has status 0."""
+    dtype = jnp.float32 if f32 else jnp.float64
+    keys, fn = _EXTREME_FNS[dtype]
+    out = {k: np.asarray(v) for k, v in fn(vm, *mags).items()}
+    for value, status in (("cl_i_ss", "status_cl_i_ss"), ("ca_i_ss", "status_ca_i_ss")):
+        v, s = out[value], int(out[status])
+        if s == 0:
+            assert np.isfinite(v) and v > 0, (value, v, dict(zip(keys, [vm, *mags], strict=True)))
+            assert np.isfinite(out["residual_" + value])
+    if int(out["status_cl_i_ss"]) == 0:
+        assert np.isfinite(out["e_cl_ss"])
+
+
+@pytest.mark.parametrize(
+    ("dtype", "vm"), [(jnp.float64, 1e5), (jnp.float32, 1e4), (jnp.float64, -1e5)]
+)
+def test_chloride_overflow_is_flagged(dtype, vm):
+    """The reported case: cl_i_ss = inf with status 0 at V_m = 1e5 mV (1e4 in float32)."""
+    p = {k: jnp.asarray(v, dtype) for k, v in REGISTRY.defaults().items()}
+    p["vm"] = jnp.asarray(vm, dtype)
+    r = REGISTRY.evaluate(p, REGISTRY.resolve_outputs(["cl_i_ss"]))
+    assert not (np.isfinite(float(r["cl_i_ss"])) and float(r["cl_i_ss"]) > 0)
+    assert int(r["status_cl_i_ss"]) == kernels.solvers.Status.NON_FINITE

@@ -11,7 +11,10 @@ from ..analysis.boundary import boundary_adaptive, boundary_along, default_store
 from ..spec import ConfigError, load_spec
 from .common import EXIT_OK, number
 
-__all__ = ["add_parsers"]
+__all__ = ["add_parsers", "FOLD_OUTPUT"]
+
+#: The output whose level-0 crossings are the folds of the Ca²⁺ balance (kernels.branches).
+FOLD_OUTPUT = "ca_fold_margin"
 
 
 def add_parsers(sub: Any) -> None:
@@ -24,13 +27,21 @@ def add_parsers(sub: Any) -> None:
             "of OUTPUT = LEVEL along the continuous axis, refined on the kernel (Brent) to "
             "<= 1e-9 x max(|x*|, span), with closed forms cross-checked where they exist. "
             "--adaptive: boundary cells of a mode map by N-D quadtree refinement, stopping at "
-            "the grid's resolution."
+            "the grid's resolution. --fold AXIS: the folds (saddle-node points) of the Ca²⁺ "
+            "balance along AXIS, the edges of the bistable region: shorthand for --output "
+            "ca_fold_margin --along AXIS (level 0; the margin is 0 exactly where two steady "
+            "states merge)."
         ),
     )
     p.add_argument("config", help="YAML config (its axes give the grid)")
     p.add_argument("--output", help="registry output, e.g. dG_ncx or mode_ncx (required)")
     p.add_argument("--along", metavar="AXIS", help="continuous axis to locate crossings along")
     p.add_argument("--adaptive", action="store_true", help="adaptive boundary-cell refinement")
+    p.add_argument(
+        "--fold",
+        metavar="AXIS",
+        help="Ca²⁺ folds along AXIS: --output ca_fold_margin --along AXIS --level 0",
+    )
     p.add_argument("--level", metavar="X", help="level in the output's units (default 0)")
     p.add_argument("--max-crossings", metavar="K", help="crossings stored per point (default 4)")
     p.add_argument("--levels", metavar="L", help="adaptive: refinement levels (coarse stride 2^L)")
@@ -46,8 +57,24 @@ def add_parsers(sub: Any) -> None:
 
 def cmd_boundary(args: argparse.Namespace) -> int:
     """``sweep boundary``: validate, compute, store, print a summary; returns the exit code."""
+    if args.fold is not None:
+        clash = [
+            flag
+            for flag, v in (
+                ("--output", args.output),
+                ("--along", args.along),
+                ("--level", args.level),
+            )
+            if v is not None
+        ] + (["--adaptive"] if args.adaptive else [])
+        if clash:
+            raise ConfigError(
+                f"--fold {args.fold} means --output {FOLD_OUTPUT} --along {args.fold} --level 0: "
+                f"give no {', '.join(clash)}"
+            )
+        args.output, args.along = FOLD_OUTPUT, args.fold
     if not args.output:
-        raise ConfigError("--output NAME is required (e.g. dG_ncx with --along vm)")
+        raise ConfigError("--output NAME is required (e.g. dG_ncx with --along vm), or --fold AXIS")
     if (args.along is None) == (not args.adaptive):
         raise ConfigError("give exactly one of --along AXIS (continuous output) or --adaptive")
     level = number("--level", args.level, float, "a finite number in the output's units")

@@ -1,4 +1,5 @@
-"""``sweep plot``: a phase map, line or bar plot of a store variable (figures: :mod:`sweep.plot`)."""
+"""``sweep plot``: a phase map, line or bar plot of a store variable, or a bifurcation
+diagram of the Ca²⁺ branch outputs (figures: :mod:`sweep.plot`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..plot import DEFAULT_DPI, open_store, parse_sel, plot, save_figure
+from ..plot import DEFAULT_DPI, open_store, parse_sel, plot, plot_bifurcation, save_figure
 from ..spec import ConfigError
 from ..store import store_status
 from .common import EXIT_OK
@@ -20,17 +21,29 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser(
         "plot",
         usage="sweep plot STORE VAR -o FILE.png [--x AXIS] [--y AXIS] [--sel AXIS=VALUE ...] "
-        "[--dpi DPI] [--boundary STORE] [--title TITLE]",
-        help="phase map, line or bar plot of a store variable",
+        "[--dpi DPI] [--boundary STORE] [--title TITLE]\n"
+        "       sweep plot STORE --bifurcation AXIS -o FILE.png [--sel AXIS=VALUE ...] "
+        "[--boundary FOLDS_STORE] [--dpi DPI] [--title TITLE]",
+        help="phase map, line or bar plot of a store variable; bifurcation diagram",
         description=(
             "Plot VAR from a store: a phase map with --x and --y (codes categorical, signed "
             "quantities diverging at 0, boundary overlaid), a line with --x only, ranked bars "
             "for sensitivity indices (dims output, input). Select other dims with --sel "
-            "AXIS=VALUE (nearest value; units allowed, e.g. ca_i=100nM)."
+            "AXIS=VALUE (nearest value; units allowed, e.g. ca_i=100nM). "
+            "--bifurcation AXIS (no VAR): the Ca²⁺ steady-state branches along AXIS from a "
+            "store holding ca_i_ss_low, ca_i_ss_high and ca_i_ss_mid (e.g. "
+            "configs/ca_bistability.yaml): stable branches solid, the unstable one dashed, "
+            "no line across a fold; --boundary takes a 'sweep boundary --fold AXIS' store "
+            "(or --output ca_fold_margin --along AXIS) whose folds are marked as dotted lines."
         ),
     )
     p.add_argument("store", help="zarr store (sweep run / boundary / sensitivity)")
-    p.add_argument("var", help="variable to plot")
+    p.add_argument("var", nargs="?", help="variable to plot (not with --bifurcation)")
+    p.add_argument(
+        "--bifurcation",
+        metavar="AXIS",
+        help="bifurcation diagram of the Ca²⁺ branches along AXIS (stable solid, unstable dashed)",
+    )
     p.add_argument("--x", metavar="AXIS", help="dimension on the horizontal axis")
     p.add_argument("--y", metavar="AXIS", help="dimension on the vertical axis (a map)")
     p.add_argument(
@@ -47,7 +60,10 @@ def add_parsers(sub: Any) -> None:
     req.add_argument("-o", "--out", metavar="FILE.png", help="image file to write")
     p.add_argument("--dpi", default=str(DEFAULT_DPI), help=f"resolution (default {DEFAULT_DPI})")
     p.add_argument(
-        "--boundary", metavar="STORE", help="overlay a 'sweep boundary --along' store on a map"
+        "--boundary",
+        metavar="STORE",
+        help="overlay a 'sweep boundary --along' store on a map; with --bifurcation, "
+        "mark the folds of a 'sweep boundary --fold' store",
     )
     p.add_argument("--title", help="figure title (default: long name and selection)")
     p.set_defaults(func=cmd_plot)
@@ -77,13 +93,29 @@ def cmd_plot(args: argparse.Namespace) -> int:
         dpi = int(str(args.dpi))
     except ValueError:
         raise ConfigError(f"--dpi {args.dpi!r} is not allowed: an integer 10..2400") from None
+    if args.bifurcation is not None:
+        if args.var is not None or args.x is not None or args.y is not None:
+            raise ConfigError(
+                f"--bifurcation {args.bifurcation} draws the Ca²⁺ branches: give no VAR, --x or "
+                "--y (select the other axes with --sel AXIS=VALUE)"
+            )
+    elif args.var is None:
+        raise ConfigError("VAR is required (the variable to plot), or give --bifurcation AXIS")
     ds = open_store(args.store)
     warn_incomplete(args.store, ds.attrs)
     sel = parse_sel(args.sel)
     bds = open_store(args.boundary) if args.boundary else None
-    if bds is not None and args.y is None:
-        raise ConfigError("--boundary overlays a map: give --x and --y")
-    fig = plot(ds, args.var, x=args.x, y=args.y, sel=sel, boundary=bds, title=args.title)
+    if args.bifurcation is not None:
+        if bds is not None and f"boundary_{args.bifurcation}" not in bds.data_vars:
+            raise ConfigError(
+                f"--boundary {args.boundary!r} has no boundary_{args.bifurcation}: give the "
+                f"store of 'sweep boundary CONFIG --fold {args.bifurcation}'"
+            )
+        fig = plot_bifurcation(ds, args.bifurcation, sel=sel, folds=bds, title=args.title)
+    else:
+        if bds is not None and args.y is None:
+            raise ConfigError("--boundary overlays a map: give --x and --y")
+        fig = plot(ds, args.var, x=args.x, y=args.y, sel=sel, boundary=bds, title=args.title)
     path = save_figure(fig, args.out, dpi)
     w, h = (int(round(s * dpi)) for s in fig.get_size_inches())
     print(f"wrote {path} ({w}×{h} px)")
