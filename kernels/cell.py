@@ -947,6 +947,11 @@ _READS: dict[str, tuple[str, ...]] = {
     "j_kcc2": ("cl_i", "k_i"),
     "j_nkcc1": ("cl_i", "k_i", "na_i"),
     "i_ncx": ("na_i", "vm"),
+    "j_ae3": ("cl_i",),
+    "j_ndcbe": ("cl_i", "na_i"),
+    "dG_atp_derived": (),
+    "hco3_i_co2": (),
+    "hco3_o_co2": (),
     **{
         n: ("k_i", "na_i", "vm")
         for n in (
@@ -956,7 +961,10 @@ _READS: dict[str, tuple[str, ...]] = {
     **{
         n: ("na_i", "vm")
         for n in (
-            "ca_i_ss ca_i_ss_nroots i_ncx_ss mode_ncx_ss status_ca_i_ss residual_ca_i_ss"
+            "ca_i_ss ca_i_ss_nroots i_ncx_ss mode_ncx_ss status_ca_i_ss residual_ca_i_ss "
+            # the branches (kernels.branches): tracing all_roots costs ~0.2 s each at import
+            "ca_i_ss_low ca_i_ss_high ca_i_ss_mid ca_i_ss_count ca_i_ss_nstable "
+            "ca_fold_margin status_ca_branches"
         ).split()
     },
 }

@@ -292,15 +292,19 @@ def compute_shape(plan: Plan) -> tuple[int, ...]:
 
 
 def block_inputs(
-    plan: Plan, block: int, shape: tuple[int, ...]
+    plan: Plan, block: int, shape: tuple[int, ...], *, rows_from: str | Path | None = None
 ) -> tuple[list[np.ndarray], tuple[slice, ...]]:
-    """Axis values of ``block`` padded to ``shape`` in the sweep's dtype, and its region."""
+    """Axis values of ``block`` padded to ``shape`` in the sweep's dtype, and its region.
+
+    ``rows_from``: a store whose sampled coordinates a design's rows are read from
+    (:meth:`Plan.sample_rows`): a worker then never builds a whole design.
+    """
     spec = plan.spec
     region = plan.block_slices(block)
     dt = spec.dtype
     if spec.design:
         (s,) = region
-        rows = plan.sample_rows(s.start, s.stop)  # this block's rows only (sobol, random)
+        rows = plan.sample_rows(s.start, s.stop, rows_from=rows_from)  # this block's rows only
         return [pad_rows(rows[a], shape[0]).astype(dt) for a in spec.axis_names], region
     xs = [
         pad_rows(plan.coords[a][s], c).astype(dt)
@@ -375,16 +379,20 @@ class BlockRunner:
             n: tuple(sorted(of(v))) for n, v in zip(self.names, closed.jaxpr.outvars, strict=True)
         }
 
-    def compute_raw(self, block: int) -> tuple[tuple[slice, ...], Any]:
+    def compute_raw(
+        self, block: int, *, rows_from: str | Path | None = None
+    ) -> tuple[tuple[slice, ...], Any]:
         """The point function's pytree on ``block`` (numpy, rows sliced to the region)."""
-        xs, region = block_inputs(self.plan, block, self.compute_shape)
+        xs, region = block_inputs(self.plan, block, self.compute_shape, rows_from=rows_from)
         trim = tuple(slice(0, s.stop - s.start) for s in region)
         out = jax.tree_util.tree_map(lambda o: np.asarray(o)[trim], self._fn(*xs))
         return region, out
 
-    def compute(self, block: int) -> tuple[tuple[slice, ...], dict[str, np.ndarray]]:
+    def compute(
+        self, block: int, *, rows_from: str | Path | None = None
+    ) -> tuple[tuple[slice, ...], dict[str, np.ndarray]]:
         """Outputs of ``block`` (numpy, sliced to the block's region) and the region."""
-        region, outs = self.compute_raw(block)
+        region, outs = self.compute_raw(block, rows_from=rows_from)
         res = {}
         for n, o in zip(self.names, outs, strict=True):
             if o.dtype != self.dtypes[n]:  # precision is a contract, not a hope
@@ -400,7 +408,7 @@ class BlockRunner:
         return self._fused.compute(block)
 
     def compute_block(
-        self, block: int
+        self, block: int, *, rows_from: str | Path | None = None
     ) -> tuple[
         tuple[slice, ...], dict[str, np.ndarray], dict[str, tuple[tuple[slice, ...], np.ndarray]]
     ]:
@@ -419,7 +427,7 @@ class BlockRunner:
             else:
                 region = self.plan.block_slices(block)
             return region, values, partials
-        region, values = self.compute(block)
+        region, values = self.compute(block, rows_from=rows_from)
         partials = block_partials(self.plan, block, values) if spec.reduce else {}
         return region, (values if spec.keep_full else {}), partials
 
@@ -677,7 +685,8 @@ def run_block_task(
     for _attempt in range(retries + 1):
         try:
             runner = runner_for(canonical, block_shape)
-            region, values, partials = runner.compute_block(block)
+            # a design's rows come from the store's coordinates, never a whole resample
+            region, values, partials = runner.compute_block(block, rows_from=path)
             writer = _writer_for(path, runner, token)
             write_block(writer, block, region, values, partials)
             return block, None

@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
@@ -172,18 +173,31 @@ class Plan:
         memory follows the rows asked for, never ``design.n``."""
         return bool(self.spec.design) and self.spec.design.method in BLOCKWISE_METHODS
 
-    def sample_rows(self, start: int, stop: int) -> dict[str, np.ndarray]:
+    def sample_rows(
+        self, start: int, stop: int, *, rows_from: str | Path | None = None
+    ) -> dict[str, np.ndarray]:
         """Inputs of a sampled design's rows ``start:stop``, in stored units, float64.
 
         Bit-identical to ``coords[name][start:stop]`` whatever the split: ``sobol |
-        random`` rows are generated for that range alone; the others are sliced
-        from the whole design (sampled once per process).
+        random`` rows are generated for that range alone; the others (``lhs`` and
+        SALib's designs, which are sampled whole) are read from the coordinates of
+        the store ``rows_from`` when given (a worker of ``sweep run``: the driver
+        sampled the design once and wrote it, in chunks of
+        ``store.SAMPLE_COORD_CHUNK`` rows), else sliced from the whole design
+        (sampled once per process).
         """
         if not self.spec.design:
             raise ValueError(f"{self.spec.name}: a grid has no sample rows")
         start, stop = max(0, int(start)), min(int(stop), self.spec.n_points)
         if self.blockwise and "_rows" not in self.__dict__:
             return physical_rows(self.spec, unit_rows(self.spec, start, stop))
+        if rows_from is not None and "_rows" not in self.__dict__:
+            import zarr  # lazy, as in the store
+
+            root = zarr.open_group(str(rows_from), mode="r", zarr_format=3)
+            return {
+                a: np.asarray(root[a][start:stop], dtype=np.float64) for a in self.spec.axis_names
+            }
         return {k: v[start:stop] for k, v in self._rows[1].items()}
 
     @property

@@ -200,9 +200,10 @@ def _write_template(path: Path, plan: Plan) -> None:
             arr[...] = data_or_shape
 
     extra: dict[str, str] = {}
-    if spec.design and plan.blockwise and spec.n_points > SAMPLE_COORD_CHUNK:
-        # a large sobol/random design: its coordinates written chunk by chunk, generated
-        # per chunk (memory follows the chunk, not design.n)
+    if spec.design and spec.n_points > SAMPLE_COORD_CHUNK:
+        # a large design: its coordinates written chunk by chunk (sobol/random: generated
+        # per chunk, memory follows the chunk; the others sliced from the driver's one
+        # sample), so a worker reads only its block's rows (Plan.sample_rows)
         n, c = spec.n_points, SAMPLE_COORD_CHUNK
         array("sample", (n,), "int64", (c,), ("sample",), {}, 0)
         for a in spec.axes:

@@ -696,3 +696,36 @@ def test_large_design_coordinates_written_chunk_by_chunk_are_the_same(tmp_path, 
 
     assert zarr.open_group(chunked, mode="r")["vm"].chunks == (300,)
     assert_identical(whole, chunked)
+
+
+@pytest.mark.parametrize("scheduler", ["synchronous", "threads"])
+def test_workers_read_a_whole_sampled_design_from_the_store(tmp_path, monkeypatch, scheduler):
+    """An lhs design (sampled whole, not per block) is sampled once by the driver and
+    written to the store in chunks; the blocks read their rows from there instead of
+    sampling the whole design again. The store equals one whose blocks resample."""
+    from helpers import assert_identical
+
+    import sweep.plan
+    import sweep.store
+
+    d = {**_design("lhs", 1000), "axes": {"vm": DIST_AXES["vm"], "k_o": DIST_AXES["k_o"]}}
+    d["chunks"] = {"sample": 128}
+    cfg, whole = write_config(tmp_path, d, "a.yaml", store=str(tmp_path / "a.zarr"))
+    assert main(["run", str(cfg), "--no-progress", "--scheduler", scheduler]) == 0
+
+    calls = []
+    real = sweep.plan._design_rows
+
+    def counted(spec):
+        calls.append(spec.name)
+        return real(spec)
+
+    monkeypatch.setattr(sweep.plan, "_design_rows", counted)
+    monkeypatch.setattr(sweep.store, "SAMPLE_COORD_CHUNK", 300)
+    cfg, chunked = write_config(tmp_path, d, "b.yaml", store=str(tmp_path / "b.zarr"))
+    assert main(["run", str(cfg), "--no-progress", "--scheduler", scheduler]) == 0
+    import zarr
+
+    assert zarr.open_group(chunked, mode="r")["vm"].chunks == (300,)
+    assert len(calls) == 1  # the driver's one sample; 8 blocks read theirs from the store
+    assert_identical(whole, chunked)
