@@ -64,10 +64,10 @@ def failing_blocks(blocks: Iterable[int]) -> Iterator[None]:
     bad = set(blocks)
 
     def wrap(compute):
-        def failing(self, block):
+        def failing(self, block, **kw):
             if block in bad:
                 raise RuntimeError(f"injected failure in block {block}")
-            return compute(self, block)
+            return compute(self, block, **kw)
 
         return failing
 
@@ -80,9 +80,9 @@ def slow_blocks(seconds: float) -> None:
     """Slow every block of this process down by ``seconds`` (values unchanged)."""
 
     def wrap(compute):
-        def slow(self, block):
+        def slow(self, block, **kw):
             time.sleep(seconds)
-            return compute(self, block)
+            return compute(self, block, **kw)
 
         return slow
 

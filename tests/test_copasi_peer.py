@@ -9,14 +9,26 @@ not installed (the CI's test extra does not include it).
 
 from __future__ import annotations
 
+import locale
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+_LOCALE = locale.setlocale(locale.LC_ALL)
 pytest.importorskip("basico")
 pytest.importorskip("COPASI")
+# importing COPASI sets the C locale process-wide (ASCII text encoding): every later
+# subprocess test of this worker would then fail to decode UTF-8 output
+locale.setlocale(locale.LC_ALL, _LOCALE)
+
+
+@pytest.fixture(autouse=True)
+def _restore_locale():
+    yield
+    locale.setlocale(locale.LC_ALL, _LOCALE)
+
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bench_copasi  # noqa: E402
