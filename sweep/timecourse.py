@@ -558,7 +558,8 @@ def with_timecourse(
         else:
             new.append(
                 OutputSpec(f"{o}_tc", s.unit, f"{s.long_name} (time course)",
-                           f"{s.description}, at the output times", fn(f"{o}_tc"), attrs=ref)
+                           f"{s.description}, at the output times", fn(f"{o}_tc"), attrs=ref,
+                           concentration=s.unit == "mM")
             )  # fmt: skip
     for o in summaries:
         s = system.output(o)
@@ -571,7 +572,9 @@ def with_timecourse(
             new.append(
                 OutputSpec(f"{o}_tc_{suffix}", unit, f"{s.long_name}: {what}",
                            f"time-course summary of {s.description}: {what}",
-                           fn(f"{o}_tc_{suffix}"), attrs=ref)
+                           fn(f"{o}_tc_{suffix}"), attrs=ref,
+                           # a concentration's value (elasticities, display units)
+                           concentration=unit == "mM")
             )  # fmt: skip
     for f in tc["flips"]:
         o = f["output"]

@@ -389,3 +389,71 @@ def test_shipped_timecourse_configs_validate_and_plan(tmp_path):
         assert out.returncode == 0, out.stderr
         assert "timecourse cell:" in out.stdout and "status_tc" in out.stdout
         assert "time=" in out.stdout
+
+
+# ------------------------------------------------ analyses consume time-course outputs
+#: A Ca²⁺ step from (-70 mV, 12 mM) to each grid point, 20 s: the summaries are
+#: smooth functions of the inputs, so the engine's analyses apply to them as-is.
+CA_GRID_CONFIG = {
+    "name": "tc-analysis-calcium",
+    "axes": {
+        "vm": {"start": "-90 mV", "stop": "-30 mV", "num": 4},
+        "na_i": {"values": ["12 mM", "25 mM"]},
+    },
+    "timecourse": {
+        "system": "calcium",
+        "before": {"vm": "-70 mV", "na_i": "12 mM"},
+        "t_end": "20 s",
+        "times": {"values": ["0 s", "20 s"]},
+        "summaries": ["ca_i"],
+    },
+}
+
+
+def _ca_end(vm: float, na_i: float) -> float:
+    """ca_i_tc_end at one point, through the engine (its own single-point sweep)."""
+    cfg = copy.deepcopy(CA_GRID_CONFIG)
+    cfg["axes"] = {"vm": {"values": [f"{vm!r} mV"]}, "na_i": {"values": [f"{na_i!r} mM"]}}
+    ds = sweep.evaluate_grid(parse_config(cfg))
+    assert int(ds["status_tc"].values.ravel()[0]) == 0
+    return float(ds["ca_i_tc_end"].values.ravel()[0])
+
+
+def test_local_sensitivity_of_a_time_course_summary_matches_finite_differences():
+    """d ln ca_i_tc_end / d vm by autodiff through the integrator equals a central
+    difference of the engine's own values (h = 1e-3 mV; agreement to 1e-5 relative:
+    the difference's truncation error ~h², the solver's rtol 1e-8 divided by 2h)."""
+    spec = parse_config(CA_GRID_CONFIG)
+    sens = sweep.local_sensitivity(spec, wrt="vm", outputs=["ca_i_tc_end"])
+    d = sens["sens_ca_i_tc_end"].sel(wrt="vm")
+    h = 1e-3
+    for vm in (-90.0, -50.0):
+        for na in (12.0, 25.0):
+            fd = (np.log(_ca_end(vm + h, na)) - np.log(_ca_end(vm - h, na))) / (2 * h)
+            got = float(d.sel(vm=vm, na_i=na, method="nearest"))
+            assert got == pytest.approx(fd, rel=1e-5), (vm, na)
+    with pytest.raises(ConfigError, match="reverse mode"):
+        sweep.local_sensitivity(spec, wrt="vm", outputs=["ca_i_tc_end"], jacobian="forward")
+
+
+def test_boundary_along_a_time_course_summary_is_where_the_summary_reaches_the_level():
+    """The crossing of ca_i_tc_end = level along vm lies between the grid points where
+    the stored summary changes sides, and the summary at the crossing equals the level
+    (1e-6 relative: the refinement's tolerance on a smooth output)."""
+    spec = parse_config(CA_GRID_CONFIG)
+    grid = sweep.evaluate_grid(spec)["ca_i_tc_end"]
+    level = float(np.sqrt(grid.min() * grid.max()))  # a level the grid must cross
+    res = sweep.boundary_along(spec, "ca_i_tc_end", "vm", level=level)
+    ds = res.dataset
+    crossings = ds["boundary_vm"]
+    found = 0
+    for na in (12.0, 25.0):
+        col = grid.sel(na_i=na, method="nearest").values
+        side = np.sign(col - level)
+        xs = crossings.sel(na_i=na, method="nearest").values.ravel()
+        xs = xs[np.isfinite(xs)]
+        assert len(xs) == int(np.sum(side[1:] != side[:-1])), (na, xs, col)
+        for x in xs:
+            assert _ca_end(float(x), na) == pytest.approx(level, rel=1e-6)
+            found += 1
+    assert found >= 1

@@ -274,7 +274,8 @@ def local_sensitivity(
     overwrite : bool
         Replace an existing store.
     jacobian : {"auto", "forward", "reverse"}
-        Autodiff mode; ``auto`` is forward when ``len(wrt) <= REVERSE_RATIO * len(outputs)``.
+        Autodiff mode; ``auto`` is forward when ``len(wrt) <= REVERSE_RATIO * len(outputs)``,
+        and always reverse for a ``timecourse`` sweep (the integrator's adjoint).
     scheduler : str
         dask scheduler: ``threads``, ``processes``, ``synchronous``, ``local:N``,
         ``tcp://HOST:PORT``.
@@ -309,6 +310,15 @@ def local_sensitivity(
             f"jacobian = {jacobian!r} is not allowed: must be one of {', '.join(JACOBIAN_MODES)}"
         )
     check_scheduler(scheduler)
+    if spec.timecourse is not None:
+        # diffrax differentiates its integrations in reverse mode only (checkpointed
+        # adjoint, a custom_vjp): a time-course sweep's derivatives are jacrev's
+        if jacobian == "forward":
+            raise ConfigError(
+                "jacobian = 'forward' is not allowed for a timecourse sweep: its "
+                "integrations are differentiated in reverse mode (use 'auto' or 'reverse')"
+            )
+        jacobian = "reverse"
     if jacobian == "auto":
         jacobian = "forward" if len(wrt_t) <= REVERSE_RATIO * len(outs) else "reverse"
     reg = spec.registry
