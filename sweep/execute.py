@@ -47,7 +47,7 @@ from jax.extend.core import Literal
 
 from kernels.registry import REGISTRY, Registry
 
-from .plan import Plan, bytes_per_point, make_plan
+from .plan import Plan, bytes_per_point, fusable, make_plan
 from .plan import compute_shape as plan_compute_shape
 from .reduce import (
     block_partials,
@@ -347,7 +347,7 @@ class BlockRunner:
                 batch_over_axes(self._point, len(spec.axes), sampled=bool(spec.design))
             )
         self.compute_shape = compute_shape(plan)
-        can_fuse = bool(spec.reduce) and not spec.design and point is None
+        can_fuse = fusable(spec) and point is None
         self.fused = can_fuse and (not spec.keep_full if fused is None else bool(fused))
         self._fused: FusedReductions | None = None
         self._fused_lock = threading.Lock()

@@ -29,6 +29,7 @@ __all__ = [
     "partial_bytes",
     "BLOCK_BYTES_TARGET",
     "FUSED_BLOCK_POINTS",
+    "fusable",
 ]
 
 #: Default memory target of one block's outputs, bytes (blocks this size fit
@@ -334,15 +335,23 @@ def _fused_chunks(spec: SweepSpec, block_bytes: int) -> tuple[int, ...]:
         target //= 2
 
 
+def fusable(spec: SweepSpec) -> bool:
+    """Whether a sweep's reductions can be fused into its kernels (``BlockRunner``): a
+    grid with reductions whose outputs have one value per point (a time course's
+    trajectories are computed whole and reduced afterwards, in normal blocks)."""
+    return (
+        bool(spec.reduce)
+        and not spec.design
+        and all(spec.values_per_point(o) == 1 for o in spec.outputs)
+    )
+
+
 def make_plan(spec: SweepSpec, block_bytes: int = BLOCK_BYTES_TARGET) -> Plan:
     """Choose block shapes: the config's ``chunks`` where given, else from ``block_bytes``
     (a reductions-only grid: :func:`_fused_chunks`, its fields are never materialised)."""
     shape = spec.shape
     plan_memory_check(spec)
-    # fused only where every output has one value per point (a time course's
-    # trajectories are computed whole and reduced afterwards: normal blocks)
-    fusable = all(spec.values_per_point(o) == 1 for o in spec.outputs)
-    if spec.reduce and not spec.keep_full and not spec.design and fusable:
+    if fusable(spec) and not spec.keep_full:
         auto = _fused_chunks(spec, block_bytes)
     else:
         auto = _auto_chunks(shape, bytes_per_point(spec), block_bytes)
