@@ -749,6 +749,48 @@ def test_cell_relaxes_to_the_after_state_at_the_rate_of_tau_cell():
     assert rate == pytest.approx(1 / float(tau), rel=1e-3)
 
 
+#: Late windows (s) of the local-rate check, and the integration that resolves them.
+LATE_TS = np.arange(100.0, 251.0, 25.0)
+
+
+@functools.cache
+def _late_compiled():
+    return jax.jit(
+        lambda p, b: time_course(
+            CELL, p, b, jnp.asarray(LATE_TS), float(LATE_TS[-1]), outputs=["na_i"],
+            summaries=[], options=IntegratorOptions(rtol=1e-10, atol=1e-12),
+        )
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [({"u_nka": 137.5}, {"u_nka": 100.0}), ({"k_o": 3.5}, {"k_o": 8.0}),
+     ({"g_gaba": 0.0}, {"g_gaba": 0.3})],
+    ids=["pump_step", "k_o_step", "g_gaba_load"],
+)  # fmt: skip
+def test_late_rate_of_any_step_tends_to_one_over_tau_cell(before, after):
+    """At the default parameters, after a pump, [K⁺]ₒ or GABA_A step: the local rate
+    r(t) = −d ln|[Na⁺]ᵢ − [Na⁺]ᵢ∞|/dt approaches 1/tau_cell (the slowest non-zero
+    eigenvalue of the Jacobian, kernels.cell.stability), its distance shrinking as the
+    second mode dies out (rate gap ≈ 0.02/s here, so ~2 % by 5 τ and < 0.5 % by 10 τ)."""
+    q = point(**after)
+    res = _late_compiled()(
+        {k: jnp.asarray(v) for k, v in q.items()},
+        {k: jnp.asarray(v) for k, v in before.items()},
+    )
+    assert int(res["status_tc"]) == 0
+    a = cell_ss(q)
+    _, tau, _ = cell.stability(
+        a, cell.CellParams.from_inputs({k: jnp.asarray(v) for k, v in q.items()})
+    )
+    d = np.abs(np.asarray(res["na_i_tc"]) - float(a.na_i))
+    assert d[-1] / float(a.na_i) > 1e-8  # 100 × the integration tolerance (rtol 1e-10)
+    gap = np.abs(np.log(d[:-1] / d[1:]) / np.diff(LATE_TS) * float(tau) - 1.0)
+    assert np.all(np.diff(gap[2:]) < 0)  # from 150 s on the approach is monotone
+    assert gap[-1] < 5e-3
+
+
 @pytest.mark.parametrize(("over", "t_end"), [({"k_o": 8.0}, 1500.0), ({"u_kcc2": 0.0}, 3e4)])
 def test_a_swelling_cell_ends_at_the_after_state(over, t_end):
     """The volume changes ([K⁺]ₒ step: +5.6%, KCC2 block: +32%) and [HCO₃⁻]ᵢ stays

@@ -34,9 +34,10 @@ DEFAULTS = {**REGISTRY.defaults(), **{i.name: i.default for i in INPUTS}}
 
 # ------------------------------------------------------------------ the whole-cell sweep
 #: A Na⁺/K⁺-ATPase step (u_nka 137.5 → 80 or 100 mM/s) with a [K⁺]ₒ step, 2 × 2 points
-#: in 2 blocks; a small [HCO₃⁻]ᵢ makes the late rate the Jacobian's slowest mode
-#: (as in tests/test_timecourse.py); tight tolerances so that the late-rate check
-#: sees the exponential, not the integration error.
+#: in 2 blocks; with a small [HCO₃⁻]ᵢ the local rate of the pump step alone is
+#: 1/tau_cell to 2e-3 by 150–200 s (the approach at the defaults, slower, is tested
+#: in tests/test_timecourse.py); tight tolerances so that the late-rate check sees
+#: the exponential, not the integration error.
 CELL_TIMES = [-1.0, 0.0, 5.0, 30.0, 100.0, 150.0, 200.0, 600.0, 3000.0]
 CELL_CONFIG = {
     "name": "tc-engine-cell",
