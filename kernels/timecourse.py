@@ -16,18 +16,24 @@ with a failure status.
 
 Integrator
 ----------
-diffrax ``Kvaerno5`` (5th-order ESDIRK, L-stable, stiffly accurate) with a
-PID step-size controller and, as its stage solver, a full Newton iteration
-(:class:`optimistix.Newton`). Measured on this project's Ca²⁺ system (2 CPU
-cores, 10⁴ trajectories, vmap, rtol 1e-6): diffrax's default chord iteration
-(``VeryChord``) rejected about half of the steps (Newton divergence with a
-Jacobian frozen at the step start), needing 91 steps per trajectory on
-average and 202 at most; full Newton needs 11 (at most 14), and the batch ran
-6.9x faster. ``Kvaerno3`` took 66 steps on average. At the default
-tolerances this kernel, summaries included, ran 1.8–4.5x faster than a plain
-``jax.vmap(diffrax.diffeqsolve)`` without them (two runs on a shared machine;
-benchmarks/RESULTS.md). ``throw=False``: the
-result code of each trajectory becomes its status.
+Default: RODAS4 (:class:`kernels.rosenbrock.Rodas4`: order 4(3), L-stable,
+stiffly accurate, linearly implicit) run by diffrax's ``diffeqsolve`` with a
+PID step-size controller. Each step factors I/(hγ) − J once (J by forward-mode
+AD, closed-form inverse for ≤ 3 states) instead of iterating Newton in every
+stage. Measured on the whole cell (2,000 trajectories under ``vmap``, one
+process, float64 rtol 1e-8; benchmarks/RESULTS.md): RODAS4 ran 2.7–3.5× faster
+than diffrax ``Kvaerno5`` (5th-order ESDIRK with full Newton stages) and its
+values at output times were 10× closer to an rtol-1e-11 reference (1.0e-7 vs
+1.1e-6 for [Cl⁻]ᵢ, t_relax 6.5e-8 vs 3.9e-6): Kvaerno5 took 31 steps, whose
+cubic dense output limits the accuracy between steps, RODAS4 80. On the
+one-state Ca²⁺ system RODAS4 needs 110 steps to Kvaerno5's 32 and ran at 0.63×
+its speed, again 10× more accurate (7.7e-7 vs 7.5e-6). float32: 2.9× faster
+than Kvaerno5 on the cell, with no Newton iteration to stall at float32's
+resolution. ``kvaerno5/4/3`` remain as ``solver`` options, each with a full
+Newton stage solver (:class:`optimistix.Newton`): on the Ca²⁺ system diffrax's
+default chord iteration (``VeryChord``) rejected about half of the steps and
+was 6.9× slower (on the cell 30× more steps). ``throw=False``: the result code
+of each trajectory becomes its status.
 
 Summaries without storing the trajectory
 ----------------------------------------
@@ -107,6 +113,7 @@ from jax.typing import ArrayLike
 from . import cell, thermo
 from ._tc_inputs import INPUTS
 from .kinetics import NCXParams, _i_ncx
+from .rosenbrock import Rodas4
 from .solvers import NOT_WRITTEN, Status
 from .steady_state import (
     Q10_PMCA,
@@ -141,10 +148,12 @@ __all__ = [
 #: (before → point at 0 → before at ``duration``).
 PROTOCOLS: tuple[str, ...] = ("step", "pulse")
 
-#: Solvers offered; the first is the default. The Kvaerno methods are implicit
-#: (stiff-capable, L-stable); ``tsit5`` is explicit (non-stiff problems only,
-#: e.g. the fixed-step Lorenz benchmark of Utkarsh et al. 2024).
+#: Solvers offered; the first is the default. ``rodas4`` (Rosenbrock, linearly
+#: implicit) and the Kvaerno methods (implicit, Newton stages) are stiff-capable
+#: and L-stable; ``tsit5`` is explicit (non-stiff problems only, e.g. the
+#: fixed-step Lorenz benchmark of Utkarsh et al. 2024).
 SOLVERS: dict[str, type] = {
+    "rodas4": Rodas4,
     "kvaerno5": dfx.Kvaerno5,
     "kvaerno4": dfx.Kvaerno4,
     "kvaerno3": dfx.Kvaerno3,
@@ -154,8 +163,10 @@ _IMPLICIT = ("kvaerno5", "kvaerno4", "kvaerno3")
 
 #: Default (rtol, atol) by float width in bits. float64: rtol 1e-8 gives
 #: ~1e-8 relative accuracy of the trajectories against a 1e-10 reference (the
-#: tests); float32: the Newton iteration of the stages cannot resolve steps
-#: below ~10 ulp, so rtol 1e-5 is the tightest setting that converges robustly.
+#: tests); float32: rtol 1e-5 (the Newton iteration of the Kvaerno stages cannot
+#: resolve steps below ~10 ulp and stalls at tighter settings; RODAS4 has no
+#: iteration and also runs at 1e-6: whole cell 0.88× the speed, [Cl⁻]ᵢ error
+#: 1.2e-5 instead of 4.6e-5 against float64; benchmarks/RESULTS.md).
 DEFAULT_TOLERANCES: dict[int, tuple[float, float]] = {64: (1e-8, 1e-10), 32: (1e-5, 1e-7)}
 
 #: Newton tolerance of the stage equations relative to the step tolerance
@@ -204,7 +215,7 @@ class IntegratorOptions:
     atol: float | None = None
     max_steps: int = 4096
     grid_points: int = 129
-    solver: str = "kvaerno5"
+    solver: str = "rodas4"
     fixed_steps: int | None = None
 
     def __post_init__(self) -> None:

@@ -329,7 +329,7 @@ def parse_timecourse(
     atol = _number("atol", raw["atol"]) if "atol" in raw else atol0
     max_steps = _integer("max_steps", raw.get("max_steps", 4096), 1, MAX_STEPS)
     grid_points = _integer("grid_points", raw.get("grid_points", 129), 3, MAX_GRID_POINTS)
-    solver = raw.get("solver", "kvaerno5")
+    solver = raw.get("solver", next(iter(SOLVERS)))
     if solver not in SOLVERS:
         raise _error(
             f"timecourse.solver = {solver!r} is not allowed{suggest(str(solver), SOLVERS)}; "
@@ -537,7 +537,10 @@ def with_timecourse(
     def fn(key: str):
         return lambda p, cache: cached(cache, "__timecourse__", lambda: run(p))[key]
 
-    ref = {"reference": "kernels.timecourse (diffrax " + tc["solver"] + "); docs/timecourses.md"}
+    ref = {
+        "reference": f"kernels.timecourse (solver {tc['solver']} under diffrax.diffeqsolve); "
+        "docs/timecourses.md"
+    }
     new: list[OutputSpec] = []
     for o in outputs:
         s = system.output(o)
