@@ -29,6 +29,7 @@ __all__ = [
     "partial_bytes",
     "BLOCK_BYTES_TARGET",
     "FUSED_BLOCK_POINTS",
+    "TIMECOURSE_BLOCK_POINTS",
     "fusable",
 ]
 
@@ -47,6 +48,13 @@ FUSED_BLOCK_POINTS = 2**28
 FUSED_MIN_BLOCKS = 64
 #: Fewest grid points of a reductions-only block (below, per-block overhead dominates).
 FUSED_MIN_POINTS = 2**16
+#: Most trajectories of one block of a time-course sweep. A trajectory costs ~0.1 ms
+#: (whole cell, RODAS4), so the memory target alone would make a 10⁴-point grid one
+#: block on one core; and under ``vmap`` a block's steps run to its slowest
+#: trajectory. Measured (benchmarks/RESULTS.md, whole-cell KCC2 block × [K⁺]ₒ, 10⁴
+#: trajectories end to end on 2 cores): 13.0k trajectories/s with blocks of 512,
+#: 13.7k with 1,024, 13.0k with 2,048; one block of 10⁴ leaves a core idle.
+TIMECOURSE_BLOCK_POINTS = 1024
 
 
 _ROWS: OrderedDict[str, tuple[np.ndarray | None, dict[str, np.ndarray]]] = OrderedDict()
@@ -348,13 +356,17 @@ def fusable(spec: SweepSpec) -> bool:
 
 def make_plan(spec: SweepSpec, block_bytes: int = BLOCK_BYTES_TARGET) -> Plan:
     """Choose block shapes: the config's ``chunks`` where given, else from ``block_bytes``
-    (a reductions-only grid: :func:`_fused_chunks`, its fields are never materialised)."""
+    (a reductions-only grid: :func:`_fused_chunks`, its fields are never materialised; a
+    time course: at most :data:`TIMECOURSE_BLOCK_POINTS` trajectories)."""
     shape = spec.shape
     plan_memory_check(spec)
     if fusable(spec) and not spec.keep_full:
         auto = _fused_chunks(spec, block_bytes)
     else:
-        auto = _auto_chunks(shape, bytes_per_point(spec), block_bytes)
+        bpp = bytes_per_point(spec)
+        if spec.timecourse:
+            block_bytes = min(block_bytes, TIMECOURSE_BLOCK_POINTS * bpp)
+        auto = _auto_chunks(shape, bpp, block_bytes)
     block = tuple(
         min(spec.chunks.get(d, a), n) for d, a, n in zip(spec.dims, auto, shape, strict=True)
     )
