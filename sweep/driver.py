@@ -9,16 +9,11 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from .execute import (
-    RunResult,
-    check_disk,
-    configure_jax,
-    connect_scheduler,
-    execute_blocks,
-    is_client,
-)
+from .batching import configure_jax
+from .execute import RunResult, check_disk, execute_blocks
 from .plan import BLOCK_BYTES_TARGET, Plan, make_plan, parse_shard
 from .reduce import finalize_reductions
+from .schedulers import connect_scheduler, is_client
 from .spec import ConfigError, SweepSpec, load_spec
 from .store import (
     MANIFEST_DIR,

@@ -27,6 +27,9 @@ ENGINE = (
     "sweep.plan",
     "sweep.reduce",
     "sweep.store",
+    "sweep.batching",
+    "sweep.fused",
+    "sweep.schedulers",
     "sweep.execute",
     "sweep.driver",
 )

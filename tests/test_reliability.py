@@ -535,7 +535,8 @@ def test_many_small_axes_keep_blocks_within_the_memory_target():
 
     from kernels.registry import REGISTRY
     from sweep import load_spec, make_plan
-    from sweep.execute import BlockRunner, compute_shape
+    from sweep.batching import compute_shape
+    from sweep.execute import BlockRunner
     from sweep.plan import BLOCK_BYTES_TARGET, bytes_per_point
 
     names = [n for n, i in REGISTRY.inputs.items() if i.unit == "mM"][:26]

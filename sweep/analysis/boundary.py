@@ -56,7 +56,7 @@ from kernels.registry import suggest
 from kernels.solvers import MESSAGES, NOT_WRITTEN, Status, flag_attrs
 from kernels.transporters import species_inputs
 
-from ..execute import batch_over_axes, configure_jax, map_padded, point_function
+from ..batching import batch_over_axes, configure_jax, map_padded, point_function
 from ..spec import ConfigError, SweepSpec
 from ..store import (
     check_store_target,

@@ -46,8 +46,9 @@ from ..design import (
     global_problem,
 )
 from ..driver import run
-from ..execute import check_scheduler, evaluate_plan
+from ..execute import evaluate_plan
 from ..plan import make_plan
+from ..schedulers import check_scheduler
 from ..spec import (
     DEFAULT_CONFIG,
     FAST_HARMONICS,
@@ -677,7 +678,8 @@ def dgsm_indices(
     import jax.numpy as jnp
     from scipy.stats import norm
 
-    from ..execute import evaluate_function, spec_point_function
+    from ..batching import spec_point_function
+    from ..execute import evaluate_function
 
     outs = list(Y)
     point = spec_point_function(spec, outs)
