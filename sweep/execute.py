@@ -49,6 +49,7 @@ from .batching import (
     spec_point_function,
 )
 from .fused import FusedReductions, NotFusable
+from .manifest import Manifest, read_attrs
 from .plan import Plan, fusable, make_plan
 from .reduce import (
     block_partials,
@@ -59,9 +60,7 @@ from .schedulers import dispatch
 from .spec import ConfigError, SweepSpec, parse_config, spec_from_canonical
 from .store import (
     BlockWriter,
-    Manifest,
     coord_attrs,
-    read_attrs,
     time_attrs,
     variable_attrs,
     write_block,

@@ -18,7 +18,8 @@ import xarray as xr
 from helpers import assert_identical, cli_code, failing_at, one_line, write_config
 
 from sweep.cli import main
-from sweep.store import aside_stores, lock_path
+from sweep.locks import lock_path
+from sweep.store import aside_stores
 
 GRID = {
     "name": "rel",

@@ -47,6 +47,7 @@ from ..design import (
 )
 from ..driver import run
 from ..execute import evaluate_plan
+from ..manifest import StoreError
 from ..plan import make_plan
 from ..schedulers import check_scheduler
 from ..spec import (
@@ -58,7 +59,7 @@ from ..spec import (
     load_config,
     parse_config,
 )
-from ..store import StoreError, check_store_target, result_attrs, write_dataset
+from ..store import check_store_target, result_attrs, write_dataset
 from .common import check_outputs, text_coord
 from .common import sensitivity_store as default_store
 
