@@ -108,7 +108,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from kernels.registry import REGISTRY
-    from sweep.execute import configure_jax
+    from sweep.batching import configure_jax
 
     configure_jax()
     mach = machine()

@@ -31,6 +31,8 @@ from .driver import run as run
 from .execute import evaluate_function as evaluate_function
 from .execute import evaluate_grid as evaluate_grid
 from .execute import evaluate_points as evaluate_points
+from .manifest import StoreError as StoreError
+from .manifest import store_status as store_status
 from .plan import Plan as Plan
 from .plan import make_plan as make_plan
 from .plot import open_store as open_store
@@ -51,8 +53,6 @@ from .spec import SweepSpec as SweepSpec
 from .spec import load_config as load_config
 from .spec import load_spec as load_spec
 from .spec import parse_config as parse_config
-from .store import StoreError as StoreError
-from .store import store_status as store_status
 from .units import derivative as derivative
 from .units import display_unit as display_unit
 

@@ -9,30 +9,15 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from .execute import (
-    RunResult,
-    check_disk,
-    configure_jax,
-    connect_scheduler,
-    execute_blocks,
-    is_client,
-)
+from .batching import configure_jax
+from .execute import RunResult, check_disk, execute_blocks
+from .locks import StoreLock, check_unlocked, lock_path
+from .manifest import MANIFEST_DIR, Manifest, StoreError, read_attrs
 from .plan import BLOCK_BYTES_TARGET, Plan, make_plan, parse_shard
 from .reduce import finalize_reductions
+from .schedulers import connect_scheduler, is_client
 from .spec import ConfigError, SweepSpec, load_spec
-from .store import (
-    MANIFEST_DIR,
-    Manifest,
-    StoreError,
-    StoreLock,
-    check_compatible,
-    check_parent,
-    check_unlocked,
-    create_store,
-    finalize_store,
-    lock_path,
-    read_attrs,
-)
+from .store import check_compatible, check_parent, create_store, finalize_store
 
 __all__ = ["run", "init", "Progress", "plan_for_shards", "shard_warning"]
 

@@ -139,7 +139,7 @@ def block_ranges(xs: list[int]) -> str:
 
 
 def status_report(st: dict[str, Any]) -> str:
-    """``sweep status``: blocks done / missing / failed of :func:`sweep.store.store_status`."""
+    """``sweep status``: blocks done / missing / failed of :func:`sweep.manifest.store_status`."""
     lines = [
         f"store     {st['store']}  ({st['name']}, created {st['created']})",
         f"blocks    {st['done']} done of {st['n_blocks']}",

@@ -16,7 +16,9 @@ Protocol of a sweep store (architecture.md, decision 4):
    consolidates metadata once.
 
 Resume and shards skip blocks whose marker exists; a crash loses at most the
-blocks in flight. The results of analyses (boundaries, sensitivities) are
+blocks in flight. The markers and the store's attributes are read by
+:mod:`sweep.manifest`, checked by :mod:`sweep.verify`; one writer per store is
+:mod:`sweep.locks`. The results of analyses (boundaries, sensitivities) are
 small stores written whole by :func:`write_dataset`, through the same
 :func:`atomic_store`. int8 variables are filled with
 :data:`kernels.solvers.NOT_WRITTEN` until written.
@@ -30,9 +32,7 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import uuid
@@ -50,32 +50,25 @@ import numpy as np
 
 from kernels.solvers import NOT_WRITTEN
 
+from .manifest import MANIFEST_DIR, PARTIALS_DIR, Manifest, StoreError, read_attrs
 from .plan import Plan
 from .reduce import create_partials, reduction_vars
 from .spec import ConfigError, SweepSpec, shorten
+from .verify import _crc32
+from .verify import verify_store as verify_store  # also sweep.store.verify_store
 
 __all__ = [
-    "StoreError",
     "create_store",
     "atomic_store",
     "write_dataset",
     "result_attrs",
-    "Manifest",
     "BlockWriter",
     "RegionWriter",
     "write_block",
     "finalize_store",
-    "store_status",
-    "verify_store",
-    "StoreLock",
-    "lock_path",
-    "check_unlocked",
     "aside_stores",
 ]
 
-MANIFEST_DIR = ".sweep"
-#: Folder of a store holding the reduction partials of every block (one chunk per block).
-PARTIALS_DIR = "_partials"
 
 #: The one debug hook of the storage protocol: ``fault_hook(step)`` is called at
 #: each step of a store replacement (``"replace:aside"``, ``"replace:swapped"``)
@@ -88,10 +81,6 @@ fault_hook: Callable[[str], None] | None = None
 def _step(name: str) -> None:
     if fault_hook is not None:
         fault_hook(name)
-
-
-class StoreError(RuntimeError):
-    """A store that cannot be used as asked (exists, config mismatch, incomplete)."""
 
 
 @lru_cache(maxsize=1)
@@ -489,70 +478,6 @@ def write_dataset(
     return Path(path)
 
 
-class Manifest:
-    """Completion markers of one store: one file per block."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.done_dir = self.path / MANIFEST_DIR / "done"
-        self.failed_dir = self.path / MANIFEST_DIR / "failed"
-
-    def done(self) -> set[int]:
-        if not self.done_dir.is_dir():
-            return set()
-        return {int(n) for n in os.listdir(self.done_dir) if n.isdigit()}
-
-    def failed(self) -> dict[int, str]:
-        if not self.failed_dir.is_dir():
-            return {}
-        out = {}
-        for n in os.listdir(self.failed_dir):
-            if n.isdigit():
-                out[int(n)] = (self.failed_dir / n).read_text(errors="replace").strip()
-        return out
-
-    def _atomic_write(self, directory: Path, block: int, text: str) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{block}.", dir=directory)
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-            # rename is atomic: a marker exists whole or not at all. (No fsync:
-            # zarr does not fsync chunks either; durability across power loss
-            # is the filesystem's, and resume recomputes whatever is missing.)
-            os.replace(tmp, directory / str(block))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-    def mark_done(self, block: int, digests: Mapping[str, str | None] | None = None) -> None:
-        """Mark ``block`` done, recording the CRC-32 of each chunk file it wrote (None:
-        an all-fill chunk zarr does not store) for :func:`verify_store`."""
-        text = json.dumps({"crc32": dict(digests)}, sort_keys=True) if digests else ""
-        self._atomic_write(self.done_dir, block, text)
-        (self.failed_dir / str(block)).unlink(missing_ok=True)
-
-    def mark_failed(self, block: int, message: str) -> None:
-        self._atomic_write(self.failed_dir, block, message)
-
-
-def read_attrs(path: str | Path) -> dict[str, Any]:
-    """Store attributes without xarray (fast; works on incomplete stores)."""
-    p = Path(path) / "zarr.json"
-    if not p.is_file():
-        raise StoreError(f"{str(path)!r} is not a transporter-sweep store (no zarr.json)")
-    try:
-        meta = json.loads(p.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise StoreError(
-            f"{str(path)!r}: its zarr.json is empty or not JSON (a damaged store): "
-            "start again with --overwrite"
-        ) from None
-    attrs = meta.get("attributes", {}) if isinstance(meta, dict) else None
-    if not isinstance(attrs, dict):
-        raise StoreError(f"{str(path)!r}: its zarr.json has no attributes (a damaged store)")
-    return attrs
-
-
 def check_compatible(path: str | Path, spec: SweepSpec, plan: Plan | None = None) -> dict[str, Any]:
     """Raise :class:`StoreError` unless the store at ``path`` was made for ``spec`` (and,
     given, cut into the blocks of ``plan``): same config, same order of axes, same blocks."""
@@ -805,61 +730,6 @@ def write_block(
     writer.manifest.mark_done(block, {**writer.digests(region, values), **part_crcs})
 
 
-def _crc32(path: Path) -> str | None:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    return f"{zlib.crc32(data):08x}"
-
-
-def verify_store(path: str | Path) -> dict[str, Any]:
-    """Check every done block's chunk files (its fields and its reduction partials in
-    ``_partials/``) against the CRC-32s its marker recorded.
-
-    Returns ``{"checked": n, "unverifiable": [blocks without checksums], "bad": {block:
-    message}}``; a chunk that was deleted, zeroed or otherwise changed after its
-    block was marked done is ``bad``.
-    """
-    import zarr  # lazy: see _write_template
-
-    path = Path(path)
-    attrs = read_attrs(path)
-    shape = [int(x) for x in attrs.get("block_shape") or ()]
-    group = zarr.open_group(str(path), mode="r", zarr_format=3)
-    m = Manifest(path)
-    bad: dict[int, str] = {}
-    unverifiable: list[int] = []
-    checked = 0
-    for b in sorted(m.done()):
-        try:
-            text = (m.done_dir / str(b)).read_text(encoding="utf-8")
-            crcs = json.loads(text)["crc32"] if text.strip() else None
-        except (OSError, ValueError, KeyError, TypeError):
-            crcs = None
-        if not crcs:
-            unverifiable.append(b)
-            continue
-        checked += 1
-        for name, want in sorted(crcs.items()):
-            if name.startswith(PARTIALS_DIR + "/"):  # a reduction partial: its chunk's path
-                f = path / name
-                what_of = f"the reduction partial {name.split('/')[1]}"
-            else:
-                arr = group[name]
-                grid = [-(-n // c) for n, c in zip(arr.shape[: len(shape)], shape, strict=True)]
-                coords = tuple(int(i) for i in np.unravel_index(b, grid))
-                coords += (0,) * (len(arr.shape) - len(shape))  # trailing dims: one chunk
-                f = path / name / arr.metadata.encode_chunk_key(coords)
-                what_of = f"the chunk of {name}"
-            got = _crc32(f)
-            if got != want:
-                what = "is missing" if got is None else "has changed"
-                bad[b] = f"{what_of} ({f.relative_to(path)}) {what} since it was written"
-                break
-    return {"checked": checked, "unverifiable": unverifiable, "bad": bad}
-
-
 def finalize_store(path: str | Path) -> None:
     """Mark the store complete and consolidate its metadata (once, by the driver)."""
     import zarr  # lazy: see _write_template
@@ -877,174 +747,3 @@ def finalize_store(path: str | Path) -> None:
         }
     )
     _step("finalize:complete")
-
-
-def store_status(path: str | Path) -> dict[str, Any]:
-    """Blocks done / missing / failed and whether the store is complete."""
-    attrs = read_attrs(path)
-    n = int(attrs.get("n_blocks", 0))
-    m = Manifest(path)
-    done = m.done()
-    failed = m.failed()
-    missing = sorted(set(range(n)) - done)
-    return {
-        "store": str(path),
-        "name": attrs.get("title"),
-        "config_hash": attrs.get("config_hash"),
-        "n_blocks": n,
-        "done": len(done),
-        "missing": missing,
-        "failed": {b: failed[b] for b in sorted(failed) if b not in done},
-        "complete": bool(attrs.get("complete")) and not missing,
-        "created": attrs.get("created"),
-    }
-
-
-# --- one writer per store ----------------------------------------------------------
-def lock_path(path: str | Path) -> Path:
-    """The lock file of the store at ``path``: beside it (``.<name>.lock``), so that it
-    also guards the store's creation and replacement."""
-    path = Path(path)
-    return path.parent / f".{path.name}.lock"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    except (OSError, OverflowError, ValueError):
-        return False
-    return True
-
-
-def _read_lock(lock: Path) -> dict[str, Any] | None:
-    try:
-        info = json.loads(lock.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, UnicodeDecodeError):
-        return {}
-    return info if isinstance(info, dict) else {}
-
-
-def _holder(info: Mapping[str, Any]) -> str:
-    return (
-        f"pid {info.get('pid', '?')} on host {info.get('host', '?')} since "
-        f"{info.get('time', '?')} ({info.get('command', '?')})"
-    )
-
-
-class StoreLock:
-    """An exclusive lock of one store: a file holding pid, host, time and command.
-
-    Taken by every writer of a whole store (``sweep run``, ``--resume``,
-    ``--overwrite``, ``sweep init``) for as long as it writes; shards of one
-    initialised store do not take it (they write disjoint blocks concurrently),
-    but refuse to start while a whole-store writer holds it. The lock is created
-    whole (written to a temporary file, then hard-linked into place, which fails
-    if it exists). A lock whose process is gone (same host, pid not running) is
-    stale: it is reported on stderr and taken over. A lock held from another
-    host cannot be checked: it is refused with the file to delete.
-    """
-
-    def __init__(self, lock: str | Path, command: str, *, what: str = "store") -> None:
-        self.lock = Path(lock)
-        self.command = command
-        self.what = what
-        self.held = False
-
-    def _info(self) -> dict[str, Any]:
-        return {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "command": self.command,
-        }
-
-    def stale(self, info: Mapping[str, Any] | None) -> bool:
-        """True when the holder described by ``info`` is certainly gone."""
-        if info is None:
-            return False
-        if not info:  # unreadable: written by no version of this package
-            return True
-        pid = info.get("pid")
-        if info.get("host") != socket.gethostname() or not isinstance(pid, int):
-            return False
-        return not _pid_alive(pid)
-
-    def try_acquire(self) -> bool:
-        """Take the lock (True), or leave it to its live holder (False)."""
-        self.lock.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(3):
-            fd, tmp = tempfile.mkstemp(prefix=f"{self.lock.name}.", dir=self.lock.parent)
-            try:
-                with os.fdopen(fd, "w") as f:
-                    json.dump(self._info(), f)
-                os.link(tmp, self.lock)
-                self.held = True
-                return True
-            except FileExistsError:
-                info = _read_lock(self.lock)
-                if info is None:
-                    continue  # released meanwhile: try again
-                if not self.stale(info):
-                    return False
-                print(
-                    f"sweep: warning: removed a stale lock of {self.what} "
-                    f"{str(self.lock)!r}: {_holder(info)} is no longer running",
-                    file=sys.stderr,
-                )
-                self.lock.unlink(missing_ok=True)
-            finally:
-                Path(tmp).unlink(missing_ok=True)
-        return False
-
-    def holder(self) -> str:
-        info = _read_lock(self.lock)
-        return _holder(info) if info else "an unknown process"
-
-    def acquire(self) -> StoreLock:
-        """Take the lock or raise :class:`StoreError` naming its holder."""
-        if not self.try_acquire():
-            raise StoreError(
-                f"{self.what} is being written by {self.holder()}: one writer per store "
-                f"(if that process is gone, delete {str(self.lock)!r})"
-            )
-        return self
-
-    def release(self) -> None:
-        if self.held:
-            info = _read_lock(self.lock)
-            if info and info.get("pid") == os.getpid():
-                self.lock.unlink(missing_ok=True)
-            self.held = False
-
-    def __enter__(self) -> StoreLock:
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-def check_unlocked(path: str | Path) -> None:
-    """Raise :class:`StoreError` while a live whole-store writer holds the store's lock
-    (a stale lock is reported and removed). Reads only: shards never block each other."""
-    lk = StoreLock(lock_path(path), "check", what=f"store {str(path)!r}")
-    info = _read_lock(lk.lock)
-    if info is None:
-        return
-    if lk.stale(info):
-        print(
-            f"sweep: warning: removed a stale lock of store {str(path)!r}: "
-            f"{_holder(info)} is no longer running",
-            file=sys.stderr,
-        )
-        lk.lock.unlink(missing_ok=True)
-        return
-    raise StoreError(
-        f"store {str(path)!r} is being written by {_holder(info)}: shards wait for it to "
-        f"finish (if that process is gone, delete {str(lk.lock)!r})"
-    )

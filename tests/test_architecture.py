@@ -26,7 +26,13 @@ ENGINE = (
     "sweep.design",
     "sweep.plan",
     "sweep.reduce",
+    "sweep.manifest",
+    "sweep.verify",
+    "sweep.locks",
     "sweep.store",
+    "sweep.batching",
+    "sweep.fused",
+    "sweep.schedulers",
     "sweep.execute",
     "sweep.driver",
 )

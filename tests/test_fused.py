@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from sweep import parse_config, run
 from sweep.cli import main
-from sweep.execute import BlockRunner, FusedReductions, tile_shape
+from sweep.execute import BlockRunner
+from sweep.fused import FusedReductions, tile_shape
 from sweep.plan import BLOCK_BYTES_TARGET, Plan, make_plan, partial_bytes
 
 AXES = {

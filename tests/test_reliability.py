@@ -18,7 +18,8 @@ import xarray as xr
 from helpers import assert_identical, cli_code, failing_at, one_line, write_config
 
 from sweep.cli import main
-from sweep.store import aside_stores, lock_path
+from sweep.locks import lock_path
+from sweep.store import aside_stores
 
 GRID = {
     "name": "rel",
@@ -535,7 +536,8 @@ def test_many_small_axes_keep_blocks_within_the_memory_target():
 
     from kernels.registry import REGISTRY
     from sweep import load_spec, make_plan
-    from sweep.execute import BlockRunner, compute_shape
+    from sweep.batching import compute_shape
+    from sweep.execute import BlockRunner
     from sweep.plan import BLOCK_BYTES_TARGET, bytes_per_point
 
     names = [n for n, i in REGISTRY.inputs.items() if i.unit == "mM"][:26]

@@ -581,7 +581,7 @@ def test_a_large_designs_block_needs_memory_of_the_block_only():
     cast), under a third of the whole design's."""
     import tracemalloc
 
-    from sweep.execute import block_inputs, compute_shape
+    from sweep.batching import block_inputs, compute_shape
 
     spec = parse_config(
         {

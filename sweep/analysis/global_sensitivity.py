@@ -46,8 +46,10 @@ from ..design import (
     global_problem,
 )
 from ..driver import run
-from ..execute import check_scheduler, evaluate_plan
+from ..execute import evaluate_plan
+from ..manifest import StoreError
 from ..plan import make_plan
+from ..schedulers import check_scheduler
 from ..spec import (
     DEFAULT_CONFIG,
     FAST_HARMONICS,
@@ -57,7 +59,7 @@ from ..spec import (
     load_config,
     parse_config,
 )
-from ..store import StoreError, check_store_target, result_attrs, write_dataset
+from ..store import check_store_target, result_attrs, write_dataset
 from .common import check_outputs, text_coord
 from .common import sensitivity_store as default_store
 
@@ -677,7 +679,8 @@ def dgsm_indices(
     import jax.numpy as jnp
     from scipy.stats import norm
 
-    from ..execute import evaluate_function, spec_point_function
+    from ..batching import spec_point_function
+    from ..execute import evaluate_function
 
     outs = list(Y)
     point = spec_point_function(spec, outs)

@@ -13,7 +13,7 @@ iterations. The stored values are normalised elasticities:
 
 So ``sens_e_cl[wrt=cl_i] = ∂E_Cl/∂ln[Cl⁻]ᵢ = +RT/F`` (E_Cl = (RT/F) ln([Cl]ᵢ/[Cl]ₒ)
 for z = −1: ≈ +26.7 mV per e-fold at 310 K) and ``sens_cl_i_eq_kcc2[wrt=k_o] = 1``.
-The engine does the rest: the point function (:func:`sweep.execute.point_function`)
+The engine does the rest: the point function (:func:`sweep.batching.point_function`)
 differentiated, batched and blocked as ``sweep run`` (:class:`sweep.execute.BlockRunner`),
 dispatched on any dask scheduler, written to its own aligned region of a store
 built atomically (:func:`sweep.store.write_dataset`).
@@ -40,8 +40,10 @@ import numpy as np
 from kernels.registry import suggest
 from kernels.solvers import NOT_WRITTEN
 
-from ..execute import BlockRunner, check_scheduler, dispatch, point_function
+from ..batching import point_function
+from ..execute import BlockRunner
 from ..plan import Plan, make_plan
+from ..schedulers import check_scheduler, dispatch
 from ..spec import ConfigError, SweepSpec, spec_from_canonical
 from ..store import RegionWriter, coord_attrs, result_attrs, variable_attrs, write_dataset
 from ..units import derivative_unit

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from ..analysis.global_sensitivity import UnusableOutputError
+from ..manifest import StoreError
 from ..spec import ConfigError
-from ..store import StoreError
 from . import boundary, plot, run, sensitivity
 from .common import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..manifest import store_status
 from ..plot import DEFAULT_DPI, open_store, parse_sel, plot, plot_bifurcation, save_figure
 from ..spec import ConfigError
-from ..store import store_status
 from .common import EXIT_OK
 
 __all__ = ["add_parsers"]

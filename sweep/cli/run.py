@@ -10,11 +10,13 @@ from typing import Any
 
 from ..driver import init, plan_for_shards, plural, run, shard_warning
 from ..execute import free_disk
+from ..manifest import StoreError, store_status
 from ..plan import make_plan
 from ..report import plan_report, registry_table, status_report, store_summary
 from ..spec import ConfigError, load_spec
-from ..store import StoreError, aside_stores, check_parent, store_status, verify_store
+from ..store import aside_stores, check_parent
 from ..units import human_bytes
+from ..verify import verify_store
 from .common import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, SCHEDULER_HELP, number
 
 __all__ = ["add_parsers"]
