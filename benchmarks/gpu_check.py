@@ -24,7 +24,10 @@ Benchmarks (on the card, compute only, after a warm-up compile):
   (``--peak-gbs``; known cards are looked up);
 * ``ca_i_ss`` (and ``vm_cell`` when present) over a 2-D grid: points/s in
   float64 and float32;
-* ``sweep run --device gpu`` end to end on a dense float32 grid.
+* ``sweep run --device gpu`` end to end on a dense float32 grid;
+* time courses (:func:`time_courses`): the Lorenz GPU-ensemble case of Utkarsh
+  et al. 2024 with the engine's integrator beside plain diffrax, and 10⁵
+  whole-cell trajectories in float64 and float32, checked against the CPU.
 
 ``--device cpu`` runs the same script on the CPU against itself (the test
 suite does this with ``--small`` so that the script keeps working without a
@@ -276,6 +279,130 @@ def end_to_end(device: str, small: bool) -> tuple[str, float, str]:
     )
 
 
+def time_courses(acc, cpu, small: bool) -> tuple[list[tuple[str, float, str]], list]:
+    """Rows (case, trajectories/s, note) and checks of batched time courses on the card.
+
+    * The GPU-ensemble anchor of Utkarsh et al. 2024 (GPUODEBenchmarks): Lorenz
+      (σ 10, ρ ∈ [7, 28), β 8/3, u₀ = (1, 0, 0)), float32, Tsit5, 1,000 fixed steps
+      over [0, 1], 2²³ ≈ 8.4 M trajectories (as their table), end state only: the
+      engine's ``kernels.timecourse.integrate`` (status and summary grid included)
+      and plain ``jax.vmap(diffrax.diffeqsolve)``. Published on a V100: DiffEqGPU.jl
+      57.7 M trajectories/s, JAX/diffrax vmap 0.84 M/s.
+    * The whole-cell KCC2 block × [K⁺]ₒ step of bench_timecourse.py (RODAS4, 300 s,
+      32 output times, summaries and the GABA flip), float64 and float32, against
+      float64 on the CPU on a subsample: ≤ 1e-6 relative (float64, both adaptive at
+      rtol 1e-8: step sequences may differ in the last bits) and ≤ 1e-3 (float32;
+      t_relax ≤ 1e-2).
+    """
+    import diffrax as dfx
+
+    from kernels.timecourse import INPUTS, SYSTEMS, IntegratorOptions, integrate, time_course
+
+    rows: list[tuple[str, float, str]] = []
+    checks: list = []
+    f32 = jnp.float32
+    n = 1000 if small else 2**23
+    rho = np.random.default_rng(0).uniform(7.0, 28.0, n).astype(np.float32)
+    y0 = jnp.asarray([1.0, 0.0, 0.0], f32)
+
+    def rhs(y, r):
+        return jnp.stack(
+            [10.0 * (y[1] - y[0]), y[0] * (r - y[2]) - y[1], y[0] * y[1] - (8.0 / 3.0) * y[2]]
+        )
+
+    def plain(r):
+        sol = dfx.diffeqsolve(
+            dfx.ODETerm(lambda t, y, r: rhs(y, r)), dfx.Tsit5(), f32(0.0), f32(1.0), f32(0.001),
+            y0, args=r, saveat=dfx.SaveAt(t1=True), stepsize_controller=dfx.ConstantStepSize(),
+            max_steps=1000,
+        )  # fmt: skip
+        return sol.ys[0]
+
+    opts = IntegratorOptions(solver="tsit5", fixed_steps=1000, max_steps=1000, grid_points=3)
+
+    def engine(r):
+        tc = integrate(
+            rhs, lambda y, r: y[:1], y0, r, (r,), jnp.zeros(0, f32), f32(1.0),
+            jnp.asarray([1.0], f32), options=opts,
+        )  # fmt: skip
+        return tc.ys[0], tc.status
+
+    with jax.default_device(acc):
+        x = jax.device_put(jnp.asarray(rho), acc)
+        fe, fp = jax.jit(jax.vmap(engine)), jax.jit(jax.vmap(plain))
+        med_e, comp_e = _time(lambda: fe(x), 3)
+        med_p, comp_p = _time(lambda: fp(x), 3)
+        end_e, st = (np.asarray(a) for a in fe(x))
+        end_p = np.asarray(fp(x))
+    diff = float(np.max(np.abs(end_e - end_p)))
+    rows.append(
+        (
+            f"Lorenz f32 Tsit5 1,000 fixed steps, engine's integrate, {n:,} trajectories",
+            n / med_e,
+            f"compile {comp_e:.2f} s; {int((st == 0).sum()):,}/{n:,} status 0; published V100: "
+            "DiffEqGPU.jl 57.7 M/s",
+        )
+    )
+    rows.append(
+        (
+            "Lorenz, same, plain jax.vmap(diffrax.diffeqsolve)",
+            n / med_p,
+            f"compile {comp_p:.2f} s; end states equal the engine's to {diff:.1e}; published "
+            "V100: JAX vmap 0.84 M/s",
+        )
+    )
+
+    m = 64 if small else 100_000
+    P = {**REGISTRY.defaults(), **{i.name: i.default for i in INPUTS}}
+    rng = np.random.default_rng(1)
+    u = rng.uniform(0.0, 0.3, m)
+    ko = rng.uniform(2.5, 8.0, m)
+
+    def cell_fn(dtype):
+        base = {k: jnp.asarray(v, dtype) for k, v in P.items()}
+        ts = jnp.linspace(0.0, 300.0, 32, dtype=dtype)
+        before = {"u_kcc2": jnp.asarray(0.3, dtype), "k_o": jnp.asarray(3.5, dtype)}
+
+        def point(a, b):
+            r = time_course(
+                SYSTEMS["cell"], {**base, "u_kcc2": a, "k_o": b}, before, ts, 300.0,
+                outputs=["vm", "cl_i", "e_gaba", "gaba_polarity"], flips=["gaba_polarity"],
+            )  # fmt: skip
+            return r["cl_i_tc"], r["cl_i_tc_t_relax"], r["status_tc"]
+
+        return jax.jit(jax.vmap(point))
+
+    k = min(m, 200)
+    with jax.default_device(cpu):
+        ref = [np.asarray(a) for a in cell_fn(jnp.float64)(jnp.asarray(u[:k]), jnp.asarray(ko[:k]))]
+    # float32 t_relax: ≤ 1e-2 (near u_kcc2 0.3, [K⁺]ₒ 3.5 mM the step hardly moves
+    # [Cl⁻]ᵢ, so the 1/e level is resolved to a few ulp of the change: 9e-4 on the CPU)
+    tols = {jnp.float64: (1e-6, 1e-6), jnp.float32: (1e-3, 1e-2)}
+    for dtype, tol2 in tols.items():
+        g = cell_fn(dtype)
+        with jax.default_device(acc):
+            xa = jax.device_put(jnp.asarray(u, dtype), acc)
+            xb = jax.device_put(jnp.asarray(ko, dtype), acc)
+            med, comp = _time(lambda g=g, xa=xa, xb=xb: g(xa, xb), 3)
+            out = [np.asarray(a) for a in g(xa, xb)]
+        name = jnp.dtype(dtype).name
+        ok_share = float((out[2] == 0).mean())
+        rows.append(
+            (
+                f"whole-cell time course (RODAS4, 300 s, 32 times + summaries), {m:,} "
+                f"trajectories, {name}",
+                m / med,
+                f"compile {comp:.2f} s; {ok_share:.1%} status 0",
+            )
+        )
+        for (label, i), tol in zip((("[Cl⁻]ᵢ series", 0), ("t_relax", 1)), tol2, strict=True):
+            worst = float(np.max(np.abs(out[i][:k].astype(np.float64) / ref[i] - 1)))
+            checks.append((f"whole-cell time course {label}", name, worst, tol, bool(worst <= tol)))
+        same = bool(np.array_equal(out[2][:k], ref[2]))
+        checks.append(("whole-cell time course status equal", name, float(not same), 0.0, same))
+    return rows, checks
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="gpu", help="device to check (default gpu)")
@@ -299,6 +426,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     checks = correctness(acc, cpu, n)
     bench = benchmarks(acc, args.small, peak)
     bench.append(end_to_end(args.device, args.small))
+    tc_rows, tc_checks = time_courses(acc, cpu, args.small)
+    checks += tc_checks
 
     lines = [
         f"## {dt.date.today().isoformat()} — gpu_check.py on {acc.platform}:{kind}",
@@ -314,6 +443,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     lines += ["", "| benchmark | points/s | note |", "|---|---|---|"]
     lines += [f"| {c} | {pps:,.0f} | {note} |" for c, pps, note in bench]
+    lines += ["", "| time courses | trajectories/s | note |", "|---|---|---|"]
+    lines += [f"| {c} | {tps:,.0f} | {note} |" for c, tps, note in tc_rows]
     report = "\n".join(lines) + "\n"
     print(report)
     if args.out:
