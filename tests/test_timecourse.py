@@ -355,12 +355,12 @@ def test_integrate_flip_at_the_switch_itself():
 
 # ------------------------------------------------------------ Ca²⁺ against scipy
 TS = np.array([-1.0, 0.0, 0.1, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 25.0])
-#: Accuracy of the default float64 tolerances (rtol 1e-8 on ln[Ca²⁺]ᵢ) against the
-#: rtol-1e-10 reference: the global error plus that of the solver's cubic dense
-#: output between steps; measured ≤ 1.2e-6 relative on these cases.
-VAL = 3e-6
+#: Accuracy of the default float64 tolerances (RODAS4, rtol 1e-8 on ln[Ca²⁺]ᵢ) against
+#: the rtol-1e-10 reference: the global error plus that of the solver's cubic dense
+#: output between steps (with Kvaerno5 ≤ 1.2e-6 on these cases, 10× more).
+VAL = 3e-7
 #: Times read off the summary grid's Hermite cubics (129 points per segment).
-TIME = 1e-5
+TIME = 1e-6
 
 
 @pytest.mark.parametrize("case", range(4))
