@@ -54,10 +54,11 @@ jax.config.update("jax_enable_x64", True)
 # the scipy baseline integrates the tests' independent reference equations
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+import _lorenz  # noqa: E402  (benchmarks/ is on sys.path when run)
 import diffrax as dfx  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-from _machine import machine  # noqa: E402  (benchmarks/ is on sys.path when run)
+from _machine import machine  # noqa: E402
 from reference_models import ca_rate, cell_rhs, cell_volume  # noqa: E402
 from scipy.integrate import solve_ivp  # noqa: E402
 
@@ -70,7 +71,6 @@ from kernels.timecourse import (  # noqa: E402
     _ca_prepare,
     _ca_steady_state,
     _ca_vector_field,
-    integrate,
     time_course,
 )
 
@@ -353,31 +353,8 @@ def engine_case(n: int, scipy_n: int, grid_points: int = 129) -> list[str]:
 
 # ------------------------------------------------------------------ Lorenz anchor
 def lorenz_case(n: int, repeats: int) -> list[str]:
-    f32 = jnp.float32
-    rho = jnp.asarray(np.random.default_rng(0).uniform(0.0, 21.0, n) + 7.0, f32)
-    y0 = jnp.asarray([1.0, 0.0, 0.0], f32)
-
-    def rhs(y, r):
-        s, b = 10.0, 8.0 / 3.0
-        return jnp.stack([s * (y[1] - y[0]), y[0] * (r - y[2]) - y[1], y[0] * y[1] - b * y[2]])
-
-    def plain(r):
-        sol = dfx.diffeqsolve(
-            dfx.ODETerm(lambda t, y, r: rhs(y, r)), dfx.Tsit5(), f32(0.0), f32(1.0), f32(0.001),
-            y0, args=r, saveat=dfx.SaveAt(t1=True), stepsize_controller=dfx.ConstantStepSize(),
-            max_steps=1000,
-        )  # fmt: skip
-        return sol.ys[0]
-
-    opts = IntegratorOptions(solver="tsit5", fixed_steps=1000, max_steps=1000, grid_points=3)
-
-    def engine(r):
-        tc = integrate(
-            rhs, lambda y, r: y[:1], y0, r, (r,), jnp.zeros(0, f32), f32(1.0),
-            jnp.asarray([1.0], f32), options=opts,
-        )  # fmt: skip
-        return tc.ys[0], tc.status
-
+    rho = jnp.asarray(_lorenz.rho_values(n))
+    plain, engine = _lorenz.plain_and_engine()
     comp_p, wall_p, out_p = timed(jax.jit(jax.vmap(plain)), rho, repeats=repeats)
     comp_e, wall_e, out_e = timed(jax.jit(jax.vmap(engine)), rho, repeats=repeats)
     same = float(np.max(np.abs(np.asarray(out_e[0]) - np.asarray(out_p))))

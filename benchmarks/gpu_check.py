@@ -294,38 +294,16 @@ def time_courses(acc, cpu, small: bool) -> tuple[list[tuple[str, float, str]], l
       rtol 1e-8: step sequences may differ in the last bits) and ≤ 1e-3 (float32;
       t_relax ≤ 1e-2).
     """
-    import diffrax as dfx
-
-    from kernels.timecourse import INPUTS, SYSTEMS, IntegratorOptions, integrate, time_course
+    from kernels.timecourse import INPUTS, SYSTEMS, time_course
 
     rows: list[tuple[str, float, str]] = []
     checks: list = []
-    f32 = jnp.float32
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import _lorenz
+
     n = 1000 if small else 2**23
-    rho = np.random.default_rng(0).uniform(7.0, 28.0, n).astype(np.float32)
-    y0 = jnp.asarray([1.0, 0.0, 0.0], f32)
-
-    def rhs(y, r):
-        return jnp.stack(
-            [10.0 * (y[1] - y[0]), y[0] * (r - y[2]) - y[1], y[0] * y[1] - (8.0 / 3.0) * y[2]]
-        )
-
-    def plain(r):
-        sol = dfx.diffeqsolve(
-            dfx.ODETerm(lambda t, y, r: rhs(y, r)), dfx.Tsit5(), f32(0.0), f32(1.0), f32(0.001),
-            y0, args=r, saveat=dfx.SaveAt(t1=True), stepsize_controller=dfx.ConstantStepSize(),
-            max_steps=1000,
-        )  # fmt: skip
-        return sol.ys[0]
-
-    opts = IntegratorOptions(solver="tsit5", fixed_steps=1000, max_steps=1000, grid_points=3)
-
-    def engine(r):
-        tc = integrate(
-            rhs, lambda y, r: y[:1], y0, r, (r,), jnp.zeros(0, f32), f32(1.0),
-            jnp.asarray([1.0], f32), options=opts,
-        )  # fmt: skip
-        return tc.ys[0], tc.status
+    rho = _lorenz.rho_values(n)
+    plain, engine = _lorenz.plain_and_engine()
 
     with jax.default_device(acc):
         x = jax.device_put(jnp.asarray(rho), acc)
