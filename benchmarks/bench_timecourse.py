@@ -50,6 +50,8 @@ from pathlib import Path
 
 import jax
 
+import kernels  # noqa: F401  (its process set-up, EQX_ON_ERROR, must precede diffrax)
+
 jax.config.update("jax_enable_x64", True)
 # the scipy baseline integrates the tests' independent reference equations
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 
 import jax
 import jax.numpy as jnp
@@ -804,3 +805,20 @@ def test_whole_cell_system_refuses_an_unknown_pump_law():
     with pytest.raises(ValueError, match=r"^model.pump = 'linear' is not allowed: must be one of"):
         whole_cell_system("linear")
     assert whole_cell_system("cubic") is CELL
+
+
+@pytest.mark.skipif(
+    os.environ.get("EQX_ON_ERROR") != "nan", reason="EQX_ON_ERROR chosen by the environment"
+)
+def test_compiled_time_course_has_no_host_callback():
+    """No host callback in the compiled kernel (equinox's runtime checks give NaN, which
+    becomes a status), so JAX's persistent compilation cache can keep it across
+    processes (kernels/_precision.py); with EQX_ON_ERROR=raise the text has one."""
+    p = {k: jnp.asarray(v) for k, v in DEFAULTS.items()}
+    f = jax.jit(
+        lambda p: time_course(
+            CELL, p, {"u_kcc2": jnp.asarray(0.3)}, jnp.linspace(0.0, 10.0, 3), 10.0,
+            outputs=["cl_i"],
+        )
+    )  # fmt: skip
+    assert "callback" not in f.lower(p).as_text().lower()
