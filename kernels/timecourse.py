@@ -198,7 +198,8 @@ class IntegratorOptions:
         the float width, :data:`DEFAULT_TOLERANCES`). For a state in
         logarithms (``System.log_state``) rtol bounds its absolute error and
         atol is not used. Values at output times come from the solver's cubic
-        dense output: expect ~30–100 × rtol relative (measured).
+        dense output: expect ~10 × rtol relative with ``rodas4``, ~30–100 ×
+        rtol with ``kvaerno5`` (fewer, longer steps; measured, docs/timecourses.md).
     max_steps : int
         Step budget per trajectory (accepted and rejected steps).
     grid_points : int
