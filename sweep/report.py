@@ -98,6 +98,7 @@ def store_summary(path: str | Path, n_points: int, max_points: int = SUMMARY_MAX
     ds = xr.open_zarr(path)
     dims = ", ".join(f"{d}={ds.sizes[d]}" for d in ds.dims)
     lines = [f"summary ({dims}):"]
+    w = max([28, *(len(str(n)) + 1 for n in ds.data_vars)])
     for name, v in ds.data_vars.items():
         a = v.values
         unit = v.attrs.get("units", "")
@@ -109,17 +110,21 @@ def store_summary(path: str | Path, n_points: int, max_points: int = SUMMARY_MAX
                 else ("depolarizing", "hyperpolarizing", "neutral")
             )
             txt = ", ".join(f"{lab[i]} {fr[k]:.1%}" for i, k in enumerate((1, -1, 0)))
-            lines.append(f"  {name:<28} {txt}")
+            lines.append(f"  {name:<{w}} {txt}")
         elif a.dtype.kind == "f":
             ok = np.isfinite(a)
             if ok.any():
-                lines.append(f"  {name:<28} {np.min(a[ok]):12.5g} … {np.max(a[ok]):<12.5g} {unit}")
+                lines.append(f"  {name:<{w}} {np.min(a[ok]):12.5g} … {np.max(a[ok]):<12.5g} {unit}")
             else:
-                lines.append(f"  {name:<28} all NaN")
-        else:
+                lines.append(f"  {name:<{w}} all NaN")
+        elif a.dtype.itemsize > 1:  # counts (e.g. n_steps_tc): their range, not every value
+            rng = f"{int(a.min()):12d} … {int(a.max()):<12d}"
+            u = "" if unit in ("", "1") else f" {unit}"
+            lines.append(f"  {name:<{w}} {rng} mean {float(a.mean()):.4g}{u}")
+        else:  # int8 codes (status, classes): how many of each
             vals, counts = np.unique(a, return_counts=True)
             txt = ", ".join(f"{int(v)}: {c}" for v, c in zip(vals, counts, strict=True))
-            lines.append(f"  {name:<28} {txt}")
+            lines.append(f"  {name:<{w}} {txt}")
     return "\n".join(lines)
 
 

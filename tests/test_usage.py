@@ -362,3 +362,35 @@ def test_readme_api_examples_run(tmp_path):
         img = mpimg.imread(tmp_path / png)
         assert img.shape[0] > 100 and float(np.std(img[..., :3])) > 0.01
     assert (tmp_path / "qs.zarr").is_dir() and (tmp_path / "shards.zarr").is_dir()
+
+
+def test_run_summary_gives_counts_a_range_and_codes_their_tally(tmp_path):
+    """The summary after `sweep run`: an int32 count (steps) as min … max with its mean,
+    int8 codes as a tally, long names aligned (sweep.report.store_summary)."""
+    import numpy as np
+    import xarray as xr
+
+    from sweep.report import store_summary
+
+    ds = xr.Dataset(
+        {
+            "n_steps_tc": ("p", np.array([67, 80, 104], np.int32), {"units": "1"}),
+            "status_gaba_polarity_tc_t_flip": ("p", np.array([0, 0, 1], np.int8)),
+            "cl_i_tc_end": ("p", np.array([6.0, 7.5, np.nan]), {"units": "mM"}),
+        },
+        coords={"p": [0.1, 0.5, 1.0]},
+    )
+    ds.to_zarr(tmp_path / "s.zarr")
+    lines = store_summary(tmp_path / "s.zarr", 3).splitlines()
+    assert lines[0] == "summary (p=3):"
+    steps = next(x for x in lines if "n_steps_tc" in x)
+    assert steps.split()[1:] == ["67", "…", "104", "mean", "83.67"]
+    codes = next(x for x in lines if "status_gaba" in x)
+    assert codes.split()[1:] == ["0:", "2,", "1:", "1"]
+    cl = next(x for x in lines if "cl_i_tc_end" in x)
+    assert cl.split()[1:] == ["6", "…", "7.5", "mM"]
+    # the name column is as wide as the longest name (+ 1), so values start in one column
+    w = len("status_gaba_polarity_tc_t_flip") + 1
+    assert codes.startswith("  status_gaba_polarity_tc_t_flip" + " " * (w - 30) + " 0:")
+    assert steps.startswith("  " + "n_steps_tc".ljust(w) + " ")
+    assert cl.startswith("  " + "cl_i_tc_end".ljust(w) + " ")
