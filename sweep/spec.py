@@ -23,6 +23,8 @@ import yaml
 
 from kernels.registry import REGISTRY, Registry, suggest
 
+from .errors import ConfigError, _unknown
+from .errors import shorten as shorten
 from .units import parse_quantity
 
 __all__ = [
@@ -99,27 +101,9 @@ MAX_POINTS = 2**62
 MAX_CONFIG_BYTES = 2**20
 #: Deepest nesting of YAML collections in a config (configs need 4 levels).
 MAX_YAML_DEPTH = 32
-#: Longest error message: echoed values are cut to keep every message one short line.
-MAX_MESSAGE = 600
 
 #: The built-in quickstart (``sweep run`` without a config): NCX mode map.
 DEFAULT_CONFIG = Path(__file__).with_name("quickstart.yaml")
-
-
-def shorten(message: str, limit: int = MAX_MESSAGE) -> str:
-    """``message`` on one line of at most about ``limit`` characters (long values cut)."""
-    message = " ".join(str(message).split("\n"))
-    if len(message) <= limit:
-        return message
-    return f"{message[: limit - 100]} … [{len(message) - limit + 20:,} characters cut] … {message[-80:]}"
-
-
-class ConfigError(ValueError):
-    """A config (or CLI argument) that cannot be run; the message is one line (echoed
-    values are cut, see :func:`shorten`)."""
-
-    def __init__(self, message: object = "") -> None:
-        super().__init__(shorten(str(message)))
 
 
 @dataclass(frozen=True)
@@ -451,12 +435,6 @@ def load_spec(config: str | Path | Mapping[str, Any] | None = None, **overrides:
     data = dict(config) if isinstance(config, Mapping) else load_config(config)
     data.update({k: v for k, v in overrides.items() if v is not None})
     return parse_config(data)
-
-
-def _unknown(key: str, where: str, allowed) -> ConfigError:
-    return ConfigError(
-        f"unknown key {where}{key!r}{suggest(str(key), allowed)}; allowed: {', '.join(allowed)}"
-    )
 
 
 def _input_value(reg: Registry, key: str, name: str, value: Any) -> float:

@@ -21,6 +21,7 @@ SWEEP = ROOT / "sweep"
 #: Modules the engine (and sampling, planning, storage) must never import.
 CONSUMERS = ("sweep.analysis", "sweep.cli", "sweep.report", "sweep.plot", "sweep.docs")
 ENGINE = (
+    "sweep.errors",
     "sweep.units",
     "sweep.spec",
     "sweep.design",
