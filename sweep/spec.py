@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from kernels.registry import REGISTRY, Registry, suggest
 
+from .config_io import load_config
+from .config_io import parse_yaml as parse_yaml
 from .errors import ConfigError, _unknown
 from .errors import shorten as shorten
 from .units import parse_quantity
@@ -97,10 +98,6 @@ FLOAT_STATS = ("min", "max", "mean")
 MAX_AXIS_NUM = 2**27
 #: Most points of a sweep (grid or design): indices are int64 (2^62 leaves headroom).
 MAX_POINTS = 2**62
-#: Largest config file read (no config is near this: a guard against feeding in data).
-MAX_CONFIG_BYTES = 2**20
-#: Deepest nesting of YAML collections in a config (configs need 4 levels).
-MAX_YAML_DEPTH = 32
 
 #: The built-in quickstart (``sweep run`` without a config): NCX mode map.
 DEFAULT_CONFIG = Path(__file__).with_name("quickstart.yaml")
@@ -328,104 +325,6 @@ def config_hash(resolved: Mapping[str, Any]) -> str:
     text = json.dumps(resolved, sort_keys=True)
     order = json.dumps(list(resolved.get("axes") or ()))
     return hashlib.sha256(f"{text}\naxis order: {order}".encode()).hexdigest()
-
-
-class _YAMLRefused(Exception):
-    """What the config loader refuses (aliases, deep nesting, duplicate keys)."""
-
-    def __init__(self, message: str, mark: Any = None) -> None:
-        super().__init__(message)
-        self.mark = mark
-
-
-class _NoObjectLoader(yaml.SafeLoader):
-    """SafeLoader for configs: tags that would construct Python objects, aliases (a few
-    hundred bytes of aliases can expand to gigabytes), nesting deeper than
-    :data:`MAX_YAML_DEPTH` and duplicate keys (last one wins, silently) are refused."""
-
-    _depth = 0
-
-    def compose_node(self, parent, index):  # noqa: ANN001, ANN201 - PyYAML's signature
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise _YAMLRefused(
-                f"YAML aliases (*{event.anchor}) are not allowed in a config: write the value out",
-                event.start_mark,
-            )
-        self._depth += 1
-        try:
-            if self._depth > MAX_YAML_DEPTH:
-                raise _YAMLRefused(
-                    f"YAML nested deeper than {MAX_YAML_DEPTH} levels is not allowed in a config",
-                    self.peek_event().start_mark,
-                )
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-    def construct_mapping(self, node, deep=False):  # noqa: ANN001, ANN201
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            try:
-                dup = key in seen
-                seen.add(key)
-            except TypeError:  # unhashable: SafeLoader refuses it below
-                continue
-            if dup:
-                raise _YAMLRefused(
-                    f"duplicate key {shorten(repr(key), 80)} is not allowed (give each key once)",
-                    key_node.start_mark,
-                )
-        return super().construct_mapping(node, deep)
-
-
-def load_config(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config with ``yaml.safe_load`` semantics; errors are one line."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
-    size = p.stat().st_size
-    if size > MAX_CONFIG_BYTES:
-        raise ConfigError(
-            f"config file {str(path)!r} is {size:,} bytes: a config is at most "
-            f"{MAX_CONFIG_BYTES:,} bytes"
-        )
-    data = p.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"config file {str(path)!r} is not UTF-8 text (byte {data[exc.start]:#04x} at "
-            f"offset {exc.start})"
-        ) from None
-    return parse_yaml(text, str(path))
-
-
-def parse_yaml(text: str, source: str = "<config>") -> dict[str, Any]:
-    if len(text) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{source}: a config is at most {MAX_CONFIG_BYTES:,} characters")
-    try:
-        data = yaml.load(text, Loader=_NoObjectLoader)  # noqa: S506 - a SafeLoader subclass
-    except _YAMLRefused as exc:
-        mark = exc.mark
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ConfigError(f"{source}: {exc}{where}") from None
-    except yaml.constructor.ConstructorError as exc:
-        tag = getattr(exc, "problem", "") or str(exc)
-        raise ConfigError(
-            f"{source}: {tag.strip()} — YAML tags that construct Python objects are not allowed"
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{source}: invalid YAML{where}: {problem}") from None
-    except RecursionError:
-        raise ConfigError(f"{source}: YAML nested too deeply") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: a config must be a YAML mapping, got {type(data).__name__}")
-    return data
 
 
 def load_spec(config: str | Path | Mapping[str, Any] | None = None, **overrides: Any) -> SweepSpec:

@@ -22,6 +22,7 @@ SWEEP = ROOT / "sweep"
 CONSUMERS = ("sweep.analysis", "sweep.cli", "sweep.report", "sweep.plot", "sweep.docs")
 ENGINE = (
     "sweep.errors",
+    "sweep.config_io",
     "sweep.units",
     "sweep.spec",
     "sweep.design",
