@@ -24,6 +24,7 @@ ENGINE = (
     "sweep.errors",
     "sweep.config_io",
     "sweep.units",
+    "sweep.axes",
     "sweep.spec",
     "sweep.design",
     "sweep.plan",
