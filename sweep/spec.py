@@ -29,6 +29,10 @@ from .config_io import load_config
 from .config_io import parse_yaml as parse_yaml
 from .errors import ConfigError, _unknown
 from .errors import shorten as shorten
+from .outputs import FLOAT_STATS as FLOAT_STATS
+from .outputs import MODE_STATS as MODE_STATS
+from .outputs import POLARITY_STATS as POLARITY_STATS
+from .outputs import Reduction, _parse_outputs, _parse_reduce
 
 __all__ = [
     "ConfigError",
@@ -74,9 +78,6 @@ FAST_HARMONICS = 4
 #: Designs whose rows follow factor groups (``axes.<x>.group``), as SALib's samplers.
 GROUP_METHODS = ("saltelli", "morris")
 PRECISIONS = ("float32", "float64")
-MODE_STATS = ("fraction_forward", "fraction_reverse", "fraction_equilibrium")
-POLARITY_STATS = ("fraction_depolarizing", "fraction_hyperpolarizing")
-FLOAT_STATS = ("min", "max", "mean")
 
 #: Most points of a sweep (grid or design): indices are int64 (2^62 leaves headroom).
 MAX_POINTS = 2**62
@@ -112,15 +113,6 @@ class Design:
         if self.method == "morris":
             return self.n * (k + 1)
         return self.n
-
-
-@dataclass(frozen=True)
-class Reduction:
-    """A blockwise summary: ``<output>_<stat>`` over some axes."""
-
-    output: str
-    stats: tuple[str, ...]
-    over: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -261,85 +253,6 @@ def load_spec(config: str | Path | Mapping[str, Any] | None = None, **overrides:
     data = dict(config) if isinstance(config, Mapping) else load_config(config)
     data.update({k: v for k, v in overrides.items() if v is not None})
     return parse_config(data)
-
-
-def _parse_reduce(raw: Any, outputs: tuple[str, ...], axes: tuple[str, ...], reg: Registry):
-    if raw is None:
-        return ()
-    if isinstance(raw, Mapping):  # shorthand: {output: [stats], ...} over all axes
-        raw = [{"output": k, "stats": v} for k, v in raw.items()]
-    if not isinstance(raw, list):
-        raise ConfigError(
-            f"reduce = {raw!r} is not allowed: a list of {{output, stats, over}} entries"
-        )
-    out = []
-    for i, item in enumerate(raw):
-        key = f"reduce[{i}]"
-        if not isinstance(item, Mapping):
-            raise ConfigError(f"{key} = {item!r} is not allowed: must be {{output, stats, over}}")
-        for k in item:
-            if k not in ("output", "stats", "over"):
-                raise _unknown(k, f"in {key}: ", ("output", "stats", "over"))
-        name = item.get("output")
-        if name not in outputs:
-            raise ConfigError(
-                f"{key}.output = {name!r} is not allowed: must be one of the outputs"
-                f"{suggest(str(name), outputs)} ({', '.join(outputs)})"
-            )
-        o = reg.outputs[name]
-        if o.dtype == "int8" and name.startswith("mode_"):
-            allowed = MODE_STATS + FLOAT_STATS
-        elif o.dtype == "int8" and "polarity" in name:
-            allowed = POLARITY_STATS + FLOAT_STATS
-        else:
-            allowed = FLOAT_STATS
-        stats = item.get("stats", [])
-        if isinstance(stats, str):
-            stats = [stats]
-        if not stats:
-            raise ConfigError(f"{key}.stats is empty: choose from {', '.join(allowed)}")
-        for s in stats:
-            if s not in allowed:
-                raise ConfigError(
-                    f"{key}.stats: {s!r} is not allowed for {name}{suggest(str(s), allowed)}; "
-                    f"allowed: {', '.join(allowed)}"
-                )
-        over = item.get("over", list(axes))
-        if isinstance(over, str):
-            over = [over]
-        if not over:
-            raise ConfigError(f"{key}.over is empty: name one or more axes ({', '.join(axes)})")
-        for a in over:
-            if a not in axes:
-                raise ConfigError(
-                    f"{key}.over: {a!r} is not an axis{suggest(str(a), axes)}; "
-                    f"axes: {', '.join(axes)}"
-                )
-        out.append(Reduction(name, tuple(stats), tuple(a for a in axes if a in over)))
-    seen: dict[str, int] = {}
-    for i, r in enumerate(out):
-        for s in r.stats:
-            var = f"{r.output}_{s}"
-            if var in seen:
-                raise ConfigError(
-                    f"reduce[{i}]: {var!r} is already computed by reduce[{seen[var]}]; "
-                    "one reduction per output and statistic"
-                )
-            if var in outputs:
-                raise ConfigError(f"reduce[{i}]: {var!r} would clash with the output of that name")
-            seen[var] = i
-    return tuple(out)
-
-
-def _unknown_output(reg: Registry, o: Any) -> str:
-    """The message for an output ``o`` the registry does not know."""
-    t = reg.transporters.get(str(o).removeprefix("v_rev_")) if isinstance(o, str) else None
-    if t is not None and str(o).startswith("v_rev_") and not t.electrogenic:
-        return (
-            f"unknown output {o!r}: {t.name} is electroneutral (q = 0): no V_rev, its "
-            f"ΔG does not depend on V_m; use dG_{t.name} or mode_{t.name}"
-        )
-    return f"unknown output {o!r}{suggest(str(o), reg.outputs)}; see 'sweep list'"
 
 
 def parse_config(data: Mapping[str, Any], *, ranges: bool = False) -> SweepSpec:
@@ -527,30 +440,7 @@ def _parse_config(data: Mapping[str, Any], ranges: bool = False) -> SweepSpec:
         reg = with_timecourse(reg, tc, precision, reg.model)
     tc_names = output_names(tc) if tc else ()
 
-    outs_raw = data.get("outputs")
-    if isinstance(outs_raw, str):
-        outs_raw = [outs_raw]
-    if tc and outs_raw is None:
-        outs_raw = []
-    if not isinstance(outs_raw, list) or (not outs_raw and not tc):
-        raise ConfigError("outputs is empty: list the outputs to compute (see 'sweep list')")
-    for o in outs_raw:
-        if isinstance(o, str) and o in tc_names:
-            raise ConfigError(
-                f"outputs: {o!r} is a time-course variable: the timecourse section stores it "
-                "(list its output under timecourse.outputs, summaries or flips)"
-            )
-        if not isinstance(o, str) or o not in reg.outputs:
-            raise ConfigError(_unknown_output(reg, o))
-    outputs = reg.resolve_outputs(outs_raw)
-    requested = tuple(dict.fromkeys(outs_raw))
-    residuals = data.get("residuals", True)
-    if not isinstance(residuals, bool):
-        raise ConfigError(f"residuals = {residuals!r} is not allowed: must be true or false")
-    if not residuals:  # solvers' residual_* companions left out (status_* stays)
-        outputs = tuple(o for o in outputs if not o.startswith("residual_") or o in requested)
-    plain_outputs = outputs
-    outputs = (*outputs, *tc_names)
+    outputs, plain_outputs, requested, residuals = _parse_outputs(data, reg, tc, tc_names)
 
     axis_names = tuple(a.name for a in axes)
     dims = ("sample",) if design else axis_names

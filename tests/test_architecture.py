@@ -25,6 +25,7 @@ ENGINE = (
     "sweep.config_io",
     "sweep.units",
     "sweep.axes",
+    "sweep.outputs",
     "sweep.spec",
     "sweep.design",
     "sweep.plan",
