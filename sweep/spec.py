@@ -3,6 +3,15 @@
 Everything a user can get wrong is caught here, before any compute or any file
 is written, with a one-line :class:`ConfigError` naming the key, the value and
 what is allowed. The contract is ``docs/config.md`` (config version 1).
+
+This module holds :class:`SweepSpec`, the top-level checks (:func:`parse_config`:
+name, precision, transporters, model, design, parameters, chunks, store, keep_full,
+and the order the sections are read in) and the canonical resolved config with its
+rebuild (:func:`spec_from_resolved`). The sections have modules of their own:
+:mod:`sweep.config_io` reads the file (hardened YAML), :mod:`sweep.axes` the axes
+and input distributions, :mod:`sweep.outputs` the outputs, residuals and reduce
+entries, :mod:`sweep.timecourse` the time-course section; :mod:`sweep.errors`
+holds :class:`ConfigError`. Their public names are importable from here as well.
 """
 
 from __future__ import annotations
@@ -50,7 +59,6 @@ __all__ = [
     "DISTS",
     "n_factors",
 ]
-
 
 TOP_KEYS = (
     "name",
