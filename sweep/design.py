@@ -127,10 +127,10 @@ class GlobalProblem:
         The same arithmetic as SALib's ``scale_samples`` (``u (b − a) + a``,
         ``scipy.stats`` ppf), so rows equal SALib's own for the same problem;
         unit values of exactly 0 or 1 of an unbounded input (normal, lognormal)
-        are moved to the 2^-53 quantiles (:data:`~sweep.spec.DIST_TAIL`)
+        are moved to the 2^-53 quantiles (:data:`~sweep.axes.DIST_TAIL`)
         first, so it never takes ±inf (bounded ones reach their bounds).
         """
-        from .spec import DIST_TAIL
+        from .axes import DIST_TAIL
 
         U = np.asarray(U, dtype=np.float64)
         out = np.empty_like(U)

@@ -3,6 +3,15 @@
 Everything a user can get wrong is caught here, before any compute or any file
 is written, with a one-line :class:`ConfigError` naming the key, the value and
 what is allowed. The contract is ``docs/config.md`` (config version 1).
+
+This module holds :class:`SweepSpec`, the top-level checks (:func:`parse_config`:
+name, precision, transporters, model, design, parameters, chunks, store, keep_full,
+and the order the sections are read in) and the canonical resolved config with its
+rebuild (:func:`spec_from_resolved`). The sections have modules of their own:
+:mod:`sweep.config_io` reads the file (hardened YAML), :mod:`sweep.axes` the axes
+and input distributions, :mod:`sweep.outputs` the outputs, residuals and reduce
+entries, :mod:`sweep.timecourse` the time-course section; :mod:`sweep.errors`
+holds :class:`ConfigError`. Their public names are importable from here as well.
 """
 
 from __future__ import annotations
@@ -19,11 +28,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from kernels.registry import REGISTRY, Registry, suggest
 
-from .units import parse_quantity
+from .axes import AXIS_KEYS as AXIS_KEYS
+from .axes import DIST_TAIL as DIST_TAIL
+from .axes import DISTS, Axis, _check_float32, _input_value, _parse_axis, n_factors
+from .config_io import load_config
+from .config_io import parse_yaml as parse_yaml
+from .errors import ConfigError, _unknown
+from .errors import shorten as shorten
+from .outputs import FLOAT_STATS as FLOAT_STATS
+from .outputs import MODE_STATS as MODE_STATS
+from .outputs import POLARITY_STATS as POLARITY_STATS
+from .outputs import Reduction, _parse_outputs, _parse_reduce
 
 __all__ = [
     "ConfigError",
@@ -41,23 +59,6 @@ __all__ = [
     "DISTS",
     "n_factors",
 ]
-
-#: Input distributions of sampled designs and global analyses (``axes.<x>.dist``), each
-#: with the keys it needs beyond the axis' ``start``/``stop`` (SALib's ``dists``:
-#: unif, logunif, norm, truncnorm, lognorm, triang).
-DISTS = {
-    "uniform": ("start", "stop"),
-    "loguniform": ("start", "stop"),
-    "normal": ("mean", "sd"),
-    "truncnormal": ("mean", "sd", "start", "stop"),
-    "lognormal": ("median", "sdlog"),
-    "triangular": ("start", "stop", "peak"),
-}
-DIST_KEYS = ("mean", "sd", "median", "sdlog", "peak")
-#: Tail probability at which unit samples are clipped before the inverse CDF of an
-#: unbounded distribution (normal, lognormal): a sampled value lies within its
-#: 2^-53 and 1 - 2^-53 quantiles (±8.2 sd), never at ±inf (a sample of exactly 0 or 1).
-DIST_TAIL = 2.0**-53
 
 TOP_KEYS = (
     "name",
@@ -78,7 +79,6 @@ TOP_KEYS = (
     "residuals",
     "timecourse",
 )
-AXIS_KEYS = ("start", "stop", "num", "spacing", "values", "dist", *DIST_KEYS, "group")
 DESIGN_METHODS = ("grid", "sobol", "lhs", "random", "saltelli", "morris", "fast")
 #: Harmonics M of eFAST (SALib's default; Saltelli, Tarantola & Chan 1999 Technometrics
 #: 41:39 use M = 4), fixed so a design's rows and its analysis agree.
@@ -86,89 +86,12 @@ FAST_HARMONICS = 4
 #: Designs whose rows follow factor groups (``axes.<x>.group``), as SALib's samplers.
 GROUP_METHODS = ("saltelli", "morris")
 PRECISIONS = ("float32", "float64")
-MODE_STATS = ("fraction_forward", "fraction_reverse", "fraction_equilibrium")
-POLARITY_STATS = ("fraction_depolarizing", "fraction_hyperpolarizing")
-FLOAT_STATS = ("min", "max", "mean")
 
-#: Most values of one axis (an assumption: 2^27 float64 coordinates are 1 GiB, held
-#: in memory by the driver and every worker).
-MAX_AXIS_NUM = 2**27
 #: Most points of a sweep (grid or design): indices are int64 (2^62 leaves headroom).
 MAX_POINTS = 2**62
-#: Largest config file read (no config is near this: a guard against feeding in data).
-MAX_CONFIG_BYTES = 2**20
-#: Deepest nesting of YAML collections in a config (configs need 4 levels).
-MAX_YAML_DEPTH = 32
-#: Longest error message: echoed values are cut to keep every message one short line.
-MAX_MESSAGE = 600
 
 #: The built-in quickstart (``sweep run`` without a config): NCX mode map.
 DEFAULT_CONFIG = Path(__file__).with_name("quickstart.yaml")
-
-
-def shorten(message: str, limit: int = MAX_MESSAGE) -> str:
-    """``message`` on one line of at most about ``limit`` characters (long values cut)."""
-    message = " ".join(str(message).split("\n"))
-    if len(message) <= limit:
-        return message
-    return f"{message[: limit - 100]} … [{len(message) - limit + 20:,} characters cut] … {message[-80:]}"
-
-
-class ConfigError(ValueError):
-    """A config (or CLI argument) that cannot be run; the message is one line (echoed
-    values are cut, see :func:`shorten`)."""
-
-    def __init__(self, message: object = "") -> None:
-        super().__init__(shorten(str(message)))
-
-
-@dataclass(frozen=True)
-class Axis:
-    """One swept input: its name and values in stored units.
-
-    The values of a ``start, stop, num`` axis are generated when first read
-    (validation and planning never build them: their work is bounded by the
-    number of axes, not by ``num``).
-    """
-
-    name: str
-    unit: str
-    spacing: str  # "linear" | "log" | "values"
-    start: float | None = None
-    stop: float | None = None
-    num: int = 0
-    explicit: tuple[float, ...] | None = field(default=None, repr=False)
-    #: ``""`` (uniform, log-uniform with ``spacing: log``) or a key of :data:`DISTS`
-    #: other than those two; its parameters in stored units (normal, truncnormal:
-    #: mean, sd; lognormal: median, sdlog; triangular: peak). ``start``/``stop`` are
-    #: the support (of normal/lognormal: the :data:`DIST_TAIL` quantiles).
-    dist: str = ""
-    dist_params: tuple[float, ...] = ()
-    #: Factor group of a global analysis (None: the axis is its own group).
-    group: str | None = None
-
-    @functools.cached_property
-    def values(self) -> np.ndarray:
-        if self.explicit is not None:
-            return np.asarray(self.explicit, dtype=np.float64)
-        if self.spacing == "log":
-            return np.geomspace(self.start, self.stop, self.num)
-        return np.linspace(self.start, self.stop, self.num)
-
-    @property
-    def size(self) -> int:
-        return len(self.explicit) if self.explicit is not None else int(self.num)
-
-    @property
-    def bounded(self) -> bool:
-        return self.start is not None and self.stop is not None
-
-    @property
-    def distribution(self) -> str:
-        """The input distribution's name (a key of :data:`DISTS`)."""
-        if self.dist:
-            return self.dist
-        return "loguniform" if self.spacing == "log" else "uniform"
 
 
 @dataclass(frozen=True)
@@ -198,15 +121,6 @@ class Design:
         if self.method == "morris":
             return self.n * (k + 1)
         return self.n
-
-
-@dataclass(frozen=True)
-class Reduction:
-    """A blockwise summary: ``<output>_<stat>`` over some axes."""
-
-    output: str
-    stats: tuple[str, ...]
-    over: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -328,12 +242,6 @@ class SweepSpec:
         return math.prod(self.trailing_shape(name))
 
 
-def n_factors(axes: tuple[Axis, ...] | list[Axis]) -> int:
-    """Factors of a global analysis: the groups (``axes.<x>.group``), an ungrouped axis
-    counting as its own group."""
-    return len({a.group if a.group is not None else f"\0{a.name}" for a in axes})
-
-
 def config_hash(resolved: Mapping[str, Any]) -> str:
     """SHA-256 of the resolved config, the order of its axes included.
 
@@ -346,104 +254,6 @@ def config_hash(resolved: Mapping[str, Any]) -> str:
     return hashlib.sha256(f"{text}\naxis order: {order}".encode()).hexdigest()
 
 
-class _YAMLRefused(Exception):
-    """What the config loader refuses (aliases, deep nesting, duplicate keys)."""
-
-    def __init__(self, message: str, mark: Any = None) -> None:
-        super().__init__(message)
-        self.mark = mark
-
-
-class _NoObjectLoader(yaml.SafeLoader):
-    """SafeLoader for configs: tags that would construct Python objects, aliases (a few
-    hundred bytes of aliases can expand to gigabytes), nesting deeper than
-    :data:`MAX_YAML_DEPTH` and duplicate keys (last one wins, silently) are refused."""
-
-    _depth = 0
-
-    def compose_node(self, parent, index):  # noqa: ANN001, ANN201 - PyYAML's signature
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise _YAMLRefused(
-                f"YAML aliases (*{event.anchor}) are not allowed in a config: write the value out",
-                event.start_mark,
-            )
-        self._depth += 1
-        try:
-            if self._depth > MAX_YAML_DEPTH:
-                raise _YAMLRefused(
-                    f"YAML nested deeper than {MAX_YAML_DEPTH} levels is not allowed in a config",
-                    self.peek_event().start_mark,
-                )
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-    def construct_mapping(self, node, deep=False):  # noqa: ANN001, ANN201
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            try:
-                dup = key in seen
-                seen.add(key)
-            except TypeError:  # unhashable: SafeLoader refuses it below
-                continue
-            if dup:
-                raise _YAMLRefused(
-                    f"duplicate key {shorten(repr(key), 80)} is not allowed (give each key once)",
-                    key_node.start_mark,
-                )
-        return super().construct_mapping(node, deep)
-
-
-def load_config(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config with ``yaml.safe_load`` semantics; errors are one line."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
-    size = p.stat().st_size
-    if size > MAX_CONFIG_BYTES:
-        raise ConfigError(
-            f"config file {str(path)!r} is {size:,} bytes: a config is at most "
-            f"{MAX_CONFIG_BYTES:,} bytes"
-        )
-    data = p.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"config file {str(path)!r} is not UTF-8 text (byte {data[exc.start]:#04x} at "
-            f"offset {exc.start})"
-        ) from None
-    return parse_yaml(text, str(path))
-
-
-def parse_yaml(text: str, source: str = "<config>") -> dict[str, Any]:
-    if len(text) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{source}: a config is at most {MAX_CONFIG_BYTES:,} characters")
-    try:
-        data = yaml.load(text, Loader=_NoObjectLoader)  # noqa: S506 - a SafeLoader subclass
-    except _YAMLRefused as exc:
-        mark = exc.mark
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ConfigError(f"{source}: {exc}{where}") from None
-    except yaml.constructor.ConstructorError as exc:
-        tag = getattr(exc, "problem", "") or str(exc)
-        raise ConfigError(
-            f"{source}: {tag.strip()} — YAML tags that construct Python objects are not allowed"
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{source}: invalid YAML{where}: {problem}") from None
-    except RecursionError:
-        raise ConfigError(f"{source}: YAML nested too deeply") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: a config must be a YAML mapping, got {type(data).__name__}")
-    return data
-
-
 def load_spec(config: str | Path | Mapping[str, Any] | None = None, **overrides: Any) -> SweepSpec:
     """Load and validate a config file (or mapping); ``None`` = the built-in quickstart."""
     if config is None:
@@ -451,335 +261,6 @@ def load_spec(config: str | Path | Mapping[str, Any] | None = None, **overrides:
     data = dict(config) if isinstance(config, Mapping) else load_config(config)
     data.update({k: v for k, v in overrides.items() if v is not None})
     return parse_config(data)
-
-
-def _unknown(key: str, where: str, allowed) -> ConfigError:
-    return ConfigError(
-        f"unknown key {where}{key!r}{suggest(str(key), allowed)}; allowed: {', '.join(allowed)}"
-    )
-
-
-def _input_value(reg: Registry, key: str, name: str, value: Any) -> float:
-    spec = reg.input(name)
-    x = parse_quantity(key, value, spec.unit)
-    if math.isnan(x) or math.isinf(x):
-        raise ConfigError(f"{key} = {value!r} is not allowed: must be a finite number")
-    try:
-        spec.check(x)
-    except ValueError:
-        shown = value if isinstance(value, str) else x
-        raise ConfigError(f"{key} = {shown!r} is not allowed: {spec.allowed()}") from None
-    return x
-
-
-_F32 = np.finfo(np.float32)
-
-
-def _check_float32(key: str, x: float, unit: str) -> None:
-    """A value float32 cannot hold (overflow to ±inf, or a non-zero value that
-    underflows to 0) is refused for ``precision: float32``."""
-    if abs(x) > float(_F32.max) or (x != 0 and np.float32(x) == 0):
-        u = f" {unit}" if unit else ""
-        raise ConfigError(
-            f"{key} = {x!r}{u} is not allowed with precision float32: float32 holds "
-            f"magnitudes from {float(_F32.smallest_subnormal):.3g} to {float(_F32.max):.3g} "
-            "(use precision float64)"
-        )
-
-
-def _parse_axis(reg: Registry, name: str, body: Any, sampled: bool) -> tuple[Axis, dict]:
-    key = f"axes.{name}"
-    if not isinstance(body, Mapping):
-        raise ConfigError(
-            f"{key} = {body!r} is not allowed: use {{start, stop, num[, spacing]}} or {{values: [...]}}"
-        )
-    for k in body:
-        if k not in AXIS_KEYS:
-            raise _unknown(k, f"in {key}: ", AXIS_KEYS)
-    group = body.get("group")
-    if group is not None and (not isinstance(group, str) or not re.fullmatch(r"\w+", group)):
-        raise ConfigError(f"{key}.group = {group!r} is not allowed: a name (letters, digits, '_')")
-    if "dist" in body or any(k in body for k in DIST_KEYS):
-        ax, res = _parse_dist(reg, name, body, sampled)
-        if group is not None:
-            ax = dataclasses.replace(ax, group=group)
-            res["group"] = group
-        return ax, res
-    if group is not None and not sampled:
-        raise ConfigError(
-            f"{key}.group is allowed only with a sampled design or 'sweep sensitivity --global' "
-            "(factor groups of a global analysis)"
-        )
-    ax, res = _parse_range_axis(reg, name, body, sampled)
-    if group is not None:
-        ax = dataclasses.replace(ax, group=group)
-        res["group"] = group
-    return ax, res
-
-
-def _spread(reg: Registry, key: str, name: str, value: Any) -> float:
-    """A spread (sd) in the input's stored unit: a difference (``2 degC`` is 2 K), > 0."""
-    unit = reg.input(name).unit
-    if isinstance(value, str) and re.search(r"\bdeg[CF]\b", value):
-        value = re.sub(r"\bdeg([CF])\b", r"delta_deg\1", value)
-    x = parse_quantity(key, value, unit)
-    if not math.isfinite(x) or x <= 0:
-        raise ConfigError(f"{key} = {value!r} is not allowed: a spread must be finite and > 0")
-    return x
-
-
-def _parse_dist(reg: Registry, name: str, body: Mapping[str, Any], sampled: bool):
-    """An axis given by an input distribution (``dist:``) → (Axis, resolved body)."""
-    key = f"axes.{name}"
-    spec = reg.input(name)
-    dist = body.get("dist", "uniform")
-    if dist not in DISTS:
-        raise ConfigError(
-            f"{key}.dist = {dist!r} is not allowed{suggest(str(dist), DISTS)}; "
-            f"allowed: {', '.join(DISTS)}"
-        )
-    if not sampled:
-        raise ConfigError(
-            f"{key}.dist is allowed only with a sampled design (design.method sobol, lhs, "
-            "random, saltelli, morris, fast) or 'sweep sensitivity --global'; a grid axis "
-            "is start/stop/num"
-        )
-    need = DISTS[dist]
-    for k in body:
-        if k not in (*need, "dist", "group"):
-            raise ConfigError(
-                f"{key}.{k} is not allowed with dist {dist}: it takes {', '.join(need)}"
-            )
-    for k in need:
-        if k not in body:
-            raise ConfigError(f"{key} with dist {dist} needs {k!r} (it takes {', '.join(need)})")
-    if dist in ("uniform", "loguniform"):  # the axis' own form: start, stop[, spacing]
-        plain = {k: v for k, v in body.items() if k in ("start", "stop")}
-        plain["spacing"] = "log" if dist == "loguniform" else "linear"
-        return _parse_range_axis(reg, name, plain, sampled)
-    res: dict[str, Any] = {"dist": dist}
-    params: tuple[float, ...]
-    if dist in ("normal", "truncnormal"):
-        mean = _input_value(reg, f"{key}.mean", name, body["mean"]) if dist == "normal" else None
-        if mean is None:  # a truncated normal's mean may lie outside the input's range
-            mean = parse_quantity(f"{key}.mean", body["mean"], spec.unit)
-            if not math.isfinite(mean):
-                raise ConfigError(f"{key}.mean = {body['mean']!r} is not allowed: must be finite")
-        sd = _spread(reg, f"{key}.sd", name, body["sd"])
-        params = (mean, sd)
-        res.update({"mean": mean, "sd": sd})
-    elif dist == "lognormal":
-        median = _input_value(reg, f"{key}.median", name, body["median"])
-        if median <= 0:
-            raise ConfigError(f"{key}.median = {body['median']!r} is not allowed: must be > 0")
-        sdlog = body["sdlog"]
-        if isinstance(sdlog, bool) or not isinstance(sdlog, (int, float)):
-            raise ConfigError(
-                f"{key}.sdlog = {sdlog!r} is not allowed: a bare number > 0 (the sd of ln x)"
-            )
-        sdlog = float(sdlog)
-        if not math.isfinite(sdlog) or sdlog <= 0:
-            raise ConfigError(f"{key}.sdlog = {sdlog!r} is not allowed: must be finite and > 0")
-        params = (median, sdlog)
-        res.update({"median": median, "sdlog": sdlog})
-    else:
-        params = ()
-    if "start" in need:
-        start = _input_value(reg, f"{key}.start", name, body["start"])
-        stop = _input_value(reg, f"{key}.stop", name, body["stop"])
-        if not start < stop:
-            raise ConfigError(
-                f"{key}: start = {body['start']!r} must be below stop = {body['stop']!r} "
-                f"for dist {dist}"
-            )
-        if not math.isfinite(stop - start):
-            raise ConfigError(f"{key}: the range {body['start']!r} … {body['stop']!r} overflows")
-        res.update({"start": start, "stop": stop})
-        if dist == "triangular":
-            peak = _input_value(reg, f"{key}.peak", name, body["peak"])
-            if not start <= peak <= stop:
-                raise ConfigError(
-                    f"{key}.peak = {body['peak']!r} is not allowed: must lie in "
-                    f"[start, stop] = [{body['start']!r}, {body['stop']!r}]"
-                )
-            params = (peak,)
-            res["peak"] = peak
-    else:  # unbounded: the support sampled is between the DIST_TAIL quantiles
-        from scipy.stats import norm  # lazy: scipy.stats takes ~0.3 s; only dists need it
-
-        lo_q, hi_q = float(norm.ppf(DIST_TAIL)), float(norm.ppf(1.0 - DIST_TAIL))
-        if dist == "normal":
-            start, stop = params[0] + lo_q * params[1], params[0] + hi_q * params[1]
-        else:
-            start = params[0] * math.exp(lo_q * params[1])
-            stop = params[0] * math.exp(hi_q * params[1])
-        if not (math.isfinite(start) and math.isfinite(stop)) or start == stop:
-            raise ConfigError(f"{key}: dist {dist} with these parameters overflows float64")
-        for x in (start, stop):
-            try:
-                spec.check(x)
-            except ValueError:
-                raise ConfigError(
-                    f"{key}: dist {dist} reaches {x:.6g} {spec.unit} (its {DIST_TAIL:.3g} "
-                    f"quantile), outside {name}'s range ({spec.allowed()}): use truncnormal (start/stop) "
-                    "or lognormal"
-                ) from None
-    res["unit"] = spec.unit
-    spacing = "log" if dist == "lognormal" else "linear"
-    ax = Axis(name, spec.unit, spacing, start, stop, explicit=(start, stop), dist=dist)
-    return dataclasses.replace(ax, dist_params=params), res
-
-
-def _parse_range_axis(reg: Registry, name: str, body: Any, sampled: bool) -> tuple[Axis, dict]:
-    key = f"axes.{name}"
-    spec = reg.input(name)
-    if "values" in body:
-        if sampled:
-            raise ConfigError(
-                f"{key}.values is not allowed with a sampled design: give start and stop"
-            )
-        extra = [k for k in ("start", "stop", "num", "spacing") if k in body]
-        if extra:
-            raise ConfigError(f"{key}: give either values or start/stop/num, not both ({extra[0]})")
-        vals = body["values"]
-        if not isinstance(vals, list) or not vals:
-            raise ConfigError(f"{key}.values = {vals!r} is not allowed: must be a non-empty list")
-        xs = [_input_value(reg, f"{key}.values[{i}]", name, v) for i, v in enumerate(vals)]
-        if len(set(xs)) != len(xs):
-            raise ConfigError(f"{key}.values = {vals!r} is not allowed: values must be distinct")
-        return Axis(name, spec.unit, "values", explicit=tuple(xs)), {
-            "values": xs,
-            "unit": spec.unit,
-        }
-    for k in ("start", "stop"):
-        if k not in body:
-            raise ConfigError(f"{key} needs {k!r} (or an explicit 'values' list)")
-    spacing = body.get("spacing", "linear")
-    if spacing not in ("linear", "log"):
-        raise ConfigError(f"{key}.spacing = {spacing!r} is not allowed: must be linear or log")
-    start = _input_value(reg, f"{key}.start", name, body["start"])
-    stop = _input_value(reg, f"{key}.stop", name, body["stop"])
-    if spacing == "log" and (start <= 0 or stop <= 0):
-        raise ConfigError(
-            f"{key}: a log range from {body['start']!r} to {body['stop']!r} passes through zero; "
-            "log spacing needs start and stop > 0"
-        )
-    if spacing == "linear" and not math.isfinite(stop - start):
-        raise ConfigError(
-            f"{key}: the range {body['start']!r} … {body['stop']!r} is wider than float64 "
-            "can hold (its span overflows)"
-        )
-    if sampled:
-        if "num" in body:
-            raise ConfigError(f"{key}.num is not allowed with a sampled design (design.n sets it)")
-        if start == stop:
-            raise ConfigError(f"{key}: start and stop are equal ({body['start']!r}): empty range")
-        return Axis(name, spec.unit, spacing, start, stop, explicit=(start, stop)), {
-            "start": start,
-            "stop": stop,
-            "spacing": spacing,
-            "unit": spec.unit,
-        }
-    if "num" not in body:
-        raise ConfigError(f"{key} needs 'num' (number of points)")
-    num = body["num"]
-    if isinstance(num, bool) or not isinstance(num, int) or num < 1:
-        raise ConfigError(f"{key}.num = {num!r} is not allowed: must be an integer >= 1")
-    if num > 1 and start == stop:
-        raise ConfigError(f"{key}: start = stop = {body['start']!r} with num = {num}: empty range")
-    if num > MAX_AXIS_NUM:
-        raise ConfigError(
-            f"{key}.num = {num} is not allowed: at most {MAX_AXIS_NUM:,} values per axis "
-            "(its coordinates are held in memory)"
-        )
-    # start and stop were checked against the input's range; every point of a linear or
-    # geometric range lies between them, so the range is valid without building it
-    return Axis(name, spec.unit, spacing, start, stop, num), {
-        "start": start,
-        "stop": stop,
-        "num": num,
-        "spacing": spacing,
-        "unit": spec.unit,
-    }
-
-
-def _parse_reduce(raw: Any, outputs: tuple[str, ...], axes: tuple[str, ...], reg: Registry):
-    if raw is None:
-        return ()
-    if isinstance(raw, Mapping):  # shorthand: {output: [stats], ...} over all axes
-        raw = [{"output": k, "stats": v} for k, v in raw.items()]
-    if not isinstance(raw, list):
-        raise ConfigError(
-            f"reduce = {raw!r} is not allowed: a list of {{output, stats, over}} entries"
-        )
-    out = []
-    for i, item in enumerate(raw):
-        key = f"reduce[{i}]"
-        if not isinstance(item, Mapping):
-            raise ConfigError(f"{key} = {item!r} is not allowed: must be {{output, stats, over}}")
-        for k in item:
-            if k not in ("output", "stats", "over"):
-                raise _unknown(k, f"in {key}: ", ("output", "stats", "over"))
-        name = item.get("output")
-        if name not in outputs:
-            raise ConfigError(
-                f"{key}.output = {name!r} is not allowed: must be one of the outputs"
-                f"{suggest(str(name), outputs)} ({', '.join(outputs)})"
-            )
-        o = reg.outputs[name]
-        if o.dtype == "int8" and name.startswith("mode_"):
-            allowed = MODE_STATS + FLOAT_STATS
-        elif o.dtype == "int8" and "polarity" in name:
-            allowed = POLARITY_STATS + FLOAT_STATS
-        else:
-            allowed = FLOAT_STATS
-        stats = item.get("stats", [])
-        if isinstance(stats, str):
-            stats = [stats]
-        if not stats:
-            raise ConfigError(f"{key}.stats is empty: choose from {', '.join(allowed)}")
-        for s in stats:
-            if s not in allowed:
-                raise ConfigError(
-                    f"{key}.stats: {s!r} is not allowed for {name}{suggest(str(s), allowed)}; "
-                    f"allowed: {', '.join(allowed)}"
-                )
-        over = item.get("over", list(axes))
-        if isinstance(over, str):
-            over = [over]
-        if not over:
-            raise ConfigError(f"{key}.over is empty: name one or more axes ({', '.join(axes)})")
-        for a in over:
-            if a not in axes:
-                raise ConfigError(
-                    f"{key}.over: {a!r} is not an axis{suggest(str(a), axes)}; "
-                    f"axes: {', '.join(axes)}"
-                )
-        out.append(Reduction(name, tuple(stats), tuple(a for a in axes if a in over)))
-    seen: dict[str, int] = {}
-    for i, r in enumerate(out):
-        for s in r.stats:
-            var = f"{r.output}_{s}"
-            if var in seen:
-                raise ConfigError(
-                    f"reduce[{i}]: {var!r} is already computed by reduce[{seen[var]}]; "
-                    "one reduction per output and statistic"
-                )
-            if var in outputs:
-                raise ConfigError(f"reduce[{i}]: {var!r} would clash with the output of that name")
-            seen[var] = i
-    return tuple(out)
-
-
-def _unknown_output(reg: Registry, o: Any) -> str:
-    """The message for an output ``o`` the registry does not know."""
-    t = reg.transporters.get(str(o).removeprefix("v_rev_")) if isinstance(o, str) else None
-    if t is not None and str(o).startswith("v_rev_") and not t.electrogenic:
-        return (
-            f"unknown output {o!r}: {t.name} is electroneutral (q = 0): no V_rev, its "
-            f"ΔG does not depend on V_m; use dG_{t.name} or mode_{t.name}"
-        )
-    return f"unknown output {o!r}{suggest(str(o), reg.outputs)}; see 'sweep list'"
 
 
 def parse_config(data: Mapping[str, Any], *, ranges: bool = False) -> SweepSpec:
@@ -967,30 +448,7 @@ def _parse_config(data: Mapping[str, Any], ranges: bool = False) -> SweepSpec:
         reg = with_timecourse(reg, tc, precision, reg.model)
     tc_names = output_names(tc) if tc else ()
 
-    outs_raw = data.get("outputs")
-    if isinstance(outs_raw, str):
-        outs_raw = [outs_raw]
-    if tc and outs_raw is None:
-        outs_raw = []
-    if not isinstance(outs_raw, list) or (not outs_raw and not tc):
-        raise ConfigError("outputs is empty: list the outputs to compute (see 'sweep list')")
-    for o in outs_raw:
-        if isinstance(o, str) and o in tc_names:
-            raise ConfigError(
-                f"outputs: {o!r} is a time-course variable: the timecourse section stores it "
-                "(list its output under timecourse.outputs, summaries or flips)"
-            )
-        if not isinstance(o, str) or o not in reg.outputs:
-            raise ConfigError(_unknown_output(reg, o))
-    outputs = reg.resolve_outputs(outs_raw)
-    requested = tuple(dict.fromkeys(outs_raw))
-    residuals = data.get("residuals", True)
-    if not isinstance(residuals, bool):
-        raise ConfigError(f"residuals = {residuals!r} is not allowed: must be true or false")
-    if not residuals:  # solvers' residual_* companions left out (status_* stays)
-        outputs = tuple(o for o in outputs if not o.startswith("residual_") or o in requested)
-    plain_outputs = outputs
-    outputs = (*outputs, *tc_names)
+    outputs, plain_outputs, requested, residuals = _parse_outputs(data, reg, tc, tc_names)
 
     axis_names = tuple(a.name for a in axes)
     dims = ("sample",) if design else axis_names

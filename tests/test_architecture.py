@@ -21,7 +21,11 @@ SWEEP = ROOT / "sweep"
 #: Modules the engine (and sampling, planning, storage) must never import.
 CONSUMERS = ("sweep.analysis", "sweep.cli", "sweep.report", "sweep.plot", "sweep.docs")
 ENGINE = (
+    "sweep.errors",
+    "sweep.config_io",
     "sweep.units",
+    "sweep.axes",
+    "sweep.outputs",
     "sweep.spec",
     "sweep.design",
     "sweep.plan",
