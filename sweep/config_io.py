@@ -98,6 +98,21 @@ def load_config(path: str | Path) -> dict[str, Any]:
 
 
 def parse_yaml(text: str, source: str = "<config>") -> dict[str, Any]:
+    """A config's YAML text → its mapping, hardened (size and nesting limits, no aliases, no Python
+    object tags, no duplicate keys); every refusal a one-line :class:`ConfigError`.
+
+    Parameters
+    ----------
+    text : str
+        The YAML document (at most ``MAX_CONFIG_BYTES`` characters).
+    source : str
+        Name used in error messages (the file's path).
+
+    Returns
+    -------
+    dict
+        The top-level mapping, not yet validated (see :func:`sweep.spec.parse_config`).
+    """
     if len(text) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{source}: a config is at most {MAX_CONFIG_BYTES:,} characters")
     try:
