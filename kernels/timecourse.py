@@ -148,7 +148,7 @@ __all__ = [
 #: (before → point at 0 → before at ``duration``).
 PROTOCOLS: tuple[str, ...] = ("step", "pulse")
 
-#: Solvers offered; the first is the default. ``rodas4`` (Rosenbrock, linearly
+#: Solvers offered (default: :attr:`IntegratorOptions.solver`). ``rodas4`` (Rosenbrock, linearly
 #: implicit) and the Kvaerno methods (implicit, Newton stages) are stiff-capable
 #: and L-stable; ``tsit5`` is explicit (non-stiff problems only, e.g. the
 #: fixed-step Lorenz benchmark of Utkarsh et al. 2024).

@@ -182,7 +182,9 @@ def parse_timecourse(
         One line naming the key, the value and what is allowed (raised by
         :func:`sweep.spec.parse_config` as its ``ConfigError``).
     """
-    from kernels.timecourse import DEFAULT_TOLERANCES, SOLVERS
+    from kernels.timecourse import DEFAULT_TOLERANCES, SOLVERS, IntegratorOptions
+
+    default = IntegratorOptions()  # the kernel's defaults, the one source of them
 
     if not isinstance(raw, Mapping):
         raise _error(
@@ -327,9 +329,11 @@ def parse_timecourse(
     rtol0, atol0 = DEFAULT_TOLERANCES[bits]
     rtol = _number("rtol", raw["rtol"]) if "rtol" in raw else rtol0
     atol = _number("atol", raw["atol"]) if "atol" in raw else atol0
-    max_steps = _integer("max_steps", raw.get("max_steps", 4096), 1, MAX_STEPS)
-    grid_points = _integer("grid_points", raw.get("grid_points", 129), 3, MAX_GRID_POINTS)
-    solver = raw.get("solver", next(iter(SOLVERS)))
+    max_steps = _integer("max_steps", raw.get("max_steps", default.max_steps), 1, MAX_STEPS)
+    grid_points = _integer(
+        "grid_points", raw.get("grid_points", default.grid_points), 3, MAX_GRID_POINTS
+    )
+    solver = raw.get("solver", default.solver)
     if solver not in SOLVERS:
         raise _error(
             f"timecourse.solver = {solver!r} is not allowed{suggest(str(solver), SOLVERS)}; "
