@@ -218,20 +218,9 @@ def cell_case(n: int, scipy_n: int, repeats: int) -> list[str]:
     rng = np.random.default_rng(1)
     uu, kk = np.meshgrid(u, ko, indexing="ij")
     idx = rng.choice(n * n, size=min(scipy_n, n * n), replace=False)
-    rtol, atol = IntegratorOptions().tolerances(jnp.float64)
     q0 = cell.CellParams.from_inputs({**base, **{k: jnp.asarray(v) for k, v in before.items()}})
     n0 = np.asarray(cell.amounts(cell.cell_steady_state(q0)))
-    ts_np = np.asarray(ts)
-    t0 = time.perf_counter()
-    ref = []
-    for i in idx:
-        q = {**P, "u_kcc2": uu.ravel()[i], "k_o": kk.ravel()[i]}
-        sol = solve_ivp(
-            lambda t, y, q=q: _np_cell_rhs(y, q), (0.0, 300.0), n0, method="BDF",
-            rtol=rtol, atol=atol, t_eval=ts_np,
-        )  # fmt: skip
-        ref.append(sol.y[2] / _np_volume(sol.y, q))
-    wall_s = (time.perf_counter() - t0) / len(idx)
+    ref, wall_s = _scipy_cell_loop(uu.ravel()[idx], kk.ravel()[idx], n0, ts)
     got = np.asarray(res["cl_i_tc"]).reshape(n * n, -1)[idx]
     err = np.max(np.abs(got / np.array(ref) - 1))
     rows.append(
@@ -243,6 +232,24 @@ def cell_case(n: int, scipy_n: int, repeats: int) -> list[str]:
 
 
 _np_volume = cell_volume
+
+
+def _scipy_cell_loop(u_kcc2, k_o, n0, ts) -> tuple[np.ndarray, float]:
+    """The scipy baseline of the whole-cell cases: ``solve_ivp`` (BDF, the engine's
+    default float64 rtol/atol) from the amounts ``n0`` over [0, 300] s at each
+    (u_kcc2, k_o) point; returns [Cl⁻]ᵢ at ``ts`` (points × times) and s per trajectory."""
+    rtol, atol = IntegratorOptions().tolerances(jnp.float64)
+    ts_np = np.asarray(ts)
+    t0 = time.perf_counter()
+    ref = []
+    for u, k in zip(u_kcc2, k_o, strict=True):
+        q = {**P, "u_kcc2": u, "k_o": k}
+        sol = solve_ivp(
+            lambda t, y, q=q: _np_cell_rhs(y, q), (0.0, 300.0), n0, method="BDF",
+            rtol=rtol, atol=atol, t_eval=ts_np,
+        )  # fmt: skip
+        ref.append(sol.y[2] / _np_volume(sol.y, q))
+    return np.array(ref), (time.perf_counter() - t0) / len(ref)
 
 
 def _np_cell_rhs(n: np.ndarray, q: dict) -> np.ndarray:
@@ -325,17 +332,7 @@ def engine_case(n: int, scipy_n: int, grid_points: int = 129) -> list[str]:
     # scipy loop over a subsample, extrapolated per trajectory
     rng = np.random.default_rng(2)
     idx = rng.choice(n_traj, size=min(scipy_n, n_traj), replace=False)
-    ts_np = np.asarray(ts)
-    t0 = time.perf_counter()
-    ref = []
-    for i in idx:
-        q = {**P, "u_kcc2": uu.ravel()[i], "k_o": kk.ravel()[i]}
-        sol = solve_ivp(
-            lambda t, y, q=q: _np_cell_rhs(y, q), (0.0, 300.0), np.asarray(n0), method="BDF",
-            rtol=rtol, atol=atol, t_eval=ts_np,
-        )  # fmt: skip
-        ref.append(sol.y[2] / _np_volume(sol.y, q))
-    per_s = (time.perf_counter() - t0) / len(idx)
+    ref, per_s = _scipy_cell_loop(uu.ravel()[idx], kk.ravel()[idx], np.asarray(n0), ts)
     err = float(np.max(np.abs(got[idx] / np.array(ref) - 1)))
     return [
         f"| `sweep run`, cell KCC2 block × [K⁺]ₒ, {n}×{n} grid → zarr, grid_points "
